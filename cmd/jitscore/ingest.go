@@ -1,0 +1,28 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+func init() {
+	register(command{
+		name:    "ingest",
+		summary: "load cloudtrail, requests, identities or entitlements into the database",
+		run:     runIngest,
+	})
+}
+
+// runIngest dispatches "ingest KIND ...".
+func runIngest(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return usageError{"ingest: want cloudtrail, requests, identities or entitlements"}
+	}
+	switch args[0] {
+	case "cloudtrail":
+		return runIngestCloudTrail(ctx, env, args[1:])
+	case "requests", "identities", "entitlements":
+		return runIngestTable(ctx, env, args[0], args[1:])
+	}
+	return usageError{fmt.Sprintf("ingest: unknown kind %q: want cloudtrail, requests, identities or entitlements", args[0])}
+}

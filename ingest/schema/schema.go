@@ -1,0 +1,147 @@
+// Package schema owns the DuckDB database file that holds everything jitscore
+// knows: its tables, the public views analysts query, and opening the file
+// safely when several jitscore processes share it.
+//
+// Each area of the product registers its own DDL in a file of this package
+// (events.go, broker.go, features.go, audit.go); Migrate runs every registered
+// statement in order of its Order value. Statements are idempotent (CREATE ...
+// IF NOT EXISTS, CREATE OR REPLACE VIEW), so Migrate runs on every writable open.
+//
+// The package imports the DuckDB driver but none of the readers or the AWS
+// SDK, so that features can depend on it without pulling ingestion in.
+package schema
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+)
+
+// DefaultPath is the database file used when --db is not given.
+const DefaultPath = "jitscore.duckdb"
+
+// Step is one piece of DDL. Steps run in ascending Order; steps of equal
+// Order run in the order of their names.
+type Step struct {
+	Order int
+	Name  string
+	SQL   string
+}
+
+var (
+	stepsMu sync.Mutex
+	steps   []Step
+)
+
+// Register adds DDL to run on every writable open. It is meant to be called
+// from init functions of this package's area files.
+func Register(s Step) {
+	stepsMu.Lock()
+	defer stepsMu.Unlock()
+	steps = append(steps, s)
+}
+
+// Steps returns the registered DDL in run order.
+func Steps() []Step {
+	stepsMu.Lock()
+	defer stepsMu.Unlock()
+	out := append([]Step(nil), steps...)
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Order != out[j].Order {
+			return out[i].Order < out[j].Order
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Migrate runs every registered step against db.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	for _, s := range Steps() {
+		if _, err := db.ExecContext(ctx, s.SQL); err != nil {
+			return fmt.Errorf("schema step %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// ErrLocked reports that another process holds the database file open for
+// writing and it did not let go within the wait. It may arrive wrapped.
+var ErrLocked = errors.New("database is in use by another jitscore process")
+
+// Options controls Open.
+type Options struct {
+	// ReadOnly opens the file without taking the write lock and skips
+	// migrations. The file must already exist.
+	ReadOnly bool
+	// Wait is how long to retry while another process holds the lock.
+	// Zero means 30 seconds; a negative value means do not wait.
+	Wait time.Duration
+}
+
+// Open opens (creating if needed) the DuckDB file at path. An empty path or
+// ":memory:" opens a private in-memory database, which tests use. A writable
+// open runs Migrate. When another process holds the file, Open retries until
+// opts.Wait has passed and then returns an error wrapping ErrLocked, so two
+// ingests on one file wait for each other instead of corrupting it.
+func Open(ctx context.Context, path string, opts Options) (*sql.DB, error) {
+	dsn := path
+	if path == ":memory:" {
+		dsn = ""
+	}
+	if opts.ReadOnly && dsn != "" {
+		dsn += "?access_mode=read_only"
+	}
+	wait := opts.Wait
+	if wait == 0 {
+		wait = 30 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		db, err := openOnce(ctx, dsn)
+		if err == nil {
+			if !opts.ReadOnly {
+				if err := Migrate(ctx, db); err != nil {
+					db.Close()
+					return nil, fmt.Errorf("migrate %s: %w", path, err)
+				}
+			}
+			return db, nil
+		}
+		if !isLockError(err) {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("open %s: %w (%v)", path, ErrLocked, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("open %s: %w", path, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func openOnce(ctx context.Context, dsn string) (*sql.DB, error) {
+	db, err := sql.Open("duckdb", dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func isLockError(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "could not set lock") || strings.Contains(msg, "conflicting lock")
+}
