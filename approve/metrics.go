@@ -1,0 +1,233 @@
+package approve
+
+import (
+	"math"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/jitscore/jitscore/models"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric label values. Labels stay bounded: a decision, a tier, an endpoint
+// from the fixed route table, a result; never a requester or entitlement.
+const (
+	tierUnknown = "unknown"
+
+	resultOK     = "ok"
+	resultFailed = "failed"
+
+	authMissing = "missing"
+	authInvalid = "invalid"
+)
+
+// Endpoint label values, one per route of the HTTP API; anything else is
+// "other" so that a scanner probing paths cannot grow the label set.
+const (
+	endpointScore    = "score"
+	endpointBatch    = "score_batch"
+	endpointRenewals = "renewals"
+	endpointHealthz  = "healthz"
+	endpointReadyz   = "readyz"
+	endpointMetrics  = "metrics"
+	endpointOther    = "other"
+)
+
+var endpoints = []string{
+	endpointScore, endpointBatch, endpointRenewals, endpointHealthz, endpointReadyz,
+	endpointMetrics, endpointOther,
+}
+
+// metricDecisions and metricTiers are every value the decision counters are
+// pre-initialised with, so each series exists at zero before the first
+// request.
+var (
+	metricDecisions = []models.Decision{
+		models.DecisionAutoApprove, models.DecisionReview, models.DecisionDeny,
+	}
+	metricTiers = []string{
+		string(models.TierLow), string(models.TierMedium), string(models.TierHigh),
+		string(models.TierCritical), tierUnknown,
+	}
+)
+
+// Metrics is every Prometheus metric of the scoring service and its audit
+// log. Build it with NewMetrics; the zero value is not usable. All methods
+// are safe for concurrent use and cost a few atomic operations.
+type Metrics struct {
+	// Decisions counts answered decisions by decision and tier.
+	Decisions *prometheus.CounterVec
+	// PolicyDecisions counts what the policy decided by decision and tier;
+	// in shadow mode it differs from Decisions, which is then all review.
+	PolicyDecisions *prometheus.CounterVec
+	// Requests counts HTTP requests by endpoint and status code.
+	Requests *prometheus.CounterVec
+	// RequestDuration observes the time from reading the request to
+	// writing the answer, per endpoint.
+	RequestDuration *prometheus.HistogramVec
+	// AuthFailures counts requests refused with 401, by reason (missing,
+	// invalid).
+	AuthFailures *prometheus.CounterVec
+	// Reloads counts reload attempts by result (ok, failed).
+	Reloads *prometheus.CounterVec
+	// Ready is 1 once a snapshot and model are loaded, else 0.
+	Ready prometheus.Gauge
+	// AuditQueueDepth is the number of records accepted by the audit log
+	// and not yet written to disk.
+	AuditQueueDepth prometheus.Gauge
+	// AuditWritten counts records written and fsynced.
+	AuditWritten prometheus.Counter
+	// AuditDropped counts records the audit log could not keep. It must
+	// stay 0; anything else is a lost decision record and an alert.
+	AuditDropped prometheus.Counter
+	// AuditFlushDuration observes one batch's write and fsync.
+	AuditFlushDuration prometheus.Histogram
+
+	snapshotAsOf atomic.Int64 // unix nanoseconds of the loaded snapshot, 0 when none
+	snapshotAge  prometheus.GaugeFunc
+	now          func() time.Time
+}
+
+// NewMetrics builds the metrics and registers them on reg. A nil reg leaves
+// them unregistered, which is what unit tests that do not look at metrics
+// want. NewMetrics panics if a metric of the same name is already
+// registered on reg, as prometheus.MustRegister does.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "jitscore", Subsystem: "approve", Name: "decisions_total",
+			Help: "Decisions answered, by decision and entitlement tier.",
+		}, []string{"decision", "tier"}),
+		PolicyDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "jitscore", Subsystem: "approve", Name: "policy_decisions_total",
+			Help: "Decisions of the policy (what enforce mode answers), by decision and tier.",
+		}, []string{"decision", "tier"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "jitscore", Subsystem: "http", Name: "requests_total",
+			Help: "HTTP requests answered, by endpoint and status code.",
+		}, []string{"endpoint", "code"}),
+		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "jitscore", Subsystem: "http", Name: "request_duration_seconds",
+			Help: "Time to answer an HTTP request, by endpoint.",
+			Buckets: []float64{
+				.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5,
+			},
+		}, []string{"endpoint"}),
+		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "jitscore", Subsystem: "http", Name: "auth_failures_total",
+			Help: "Requests refused with 401, by reason (missing or invalid token).",
+		}, []string{"reason"}),
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "jitscore", Subsystem: "serve", Name: "reloads_total",
+			Help: "Reloads of config, snapshot and model, by result (ok or failed).",
+		}, []string{"result"}),
+		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "jitscore", Subsystem: "serve", Name: "ready",
+			Help: "1 once a snapshot and model are loaded and requests are scored, else 0.",
+		}),
+		AuditQueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "jitscore", Subsystem: "audit", Name: "queue_depth",
+			Help: "Decision records accepted and not yet written to the audit log.",
+		}),
+		AuditWritten: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "jitscore", Subsystem: "audit", Name: "records_written_total",
+			Help: "Decision records written and fsynced to the audit log.",
+		}),
+		AuditDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "jitscore", Subsystem: "audit", Name: "records_dropped_total",
+			Help: "Decision records the audit log could not keep; anything above 0 is lost audit.",
+		}),
+		AuditFlushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "jitscore", Subsystem: "audit", Name: "flush_duration_seconds",
+			Help:    "Time to write and fsync one batch of audit records.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
+		}),
+		now: time.Now,
+	}
+	m.snapshotAge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "jitscore", Subsystem: "serve", Name: "snapshot_age_seconds",
+		Help: "Seconds since the as-of instant of the loaded feature snapshot; NaN before one is loaded.",
+	}, m.snapshotAgeSeconds)
+
+	for _, d := range metricDecisions {
+		for _, t := range metricTiers {
+			m.Decisions.WithLabelValues(string(d), t)
+			m.PolicyDecisions.WithLabelValues(string(d), t)
+		}
+	}
+	for _, r := range []string{authMissing, authInvalid} {
+		m.AuthFailures.WithLabelValues(r)
+	}
+	for _, r := range []string{resultOK, resultFailed} {
+		m.Reloads.WithLabelValues(r)
+	}
+	for _, e := range endpoints {
+		m.RequestDuration.WithLabelValues(e)
+	}
+
+	if reg != nil {
+		reg.MustRegister(m.collectors()...)
+	}
+	return m
+}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		m.Decisions, m.PolicyDecisions, m.Requests, m.RequestDuration, m.AuthFailures,
+		m.Reloads, m.Ready, m.snapshotAge, m.AuditQueueDepth, m.AuditWritten,
+		m.AuditDropped, m.AuditFlushDuration,
+	}
+}
+
+// SetSnapshotAsOf records the as-of instant of the snapshot now serving; the
+// snapshot age gauge counts from it. A zero t clears it.
+func (m *Metrics) SetSnapshotAsOf(t time.Time) {
+	if m == nil {
+		return
+	}
+	if t.IsZero() {
+		m.snapshotAsOf.Store(0)
+		return
+	}
+	m.snapshotAsOf.Store(t.UnixNano())
+}
+
+func (m *Metrics) snapshotAgeSeconds() float64 {
+	ns := m.snapshotAsOf.Load()
+	if ns == 0 {
+		return math.NaN()
+	}
+	return m.now().Sub(time.Unix(0, ns)).Seconds()
+}
+
+// observeDecision counts one answered decision.
+func (m *Metrics) observeDecision(resp models.ScoreResponse) {
+	tier := tierLabel(resp.Tier)
+	m.Decisions.WithLabelValues(decisionLabel(resp.Decision), tier).Inc()
+	m.PolicyDecisions.WithLabelValues(decisionLabel(resp.PolicyDecision), tier).Inc()
+}
+
+// observeRequest counts one HTTP answer and its duration.
+func (m *Metrics) observeRequest(endpoint string, code int, d time.Duration) {
+	m.Requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
+	m.RequestDuration.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// tierLabel maps a tier to its bounded label value.
+func tierLabel(t models.Tier) string {
+	if t.Rank() < 0 {
+		return tierUnknown
+	}
+	return string(t)
+}
+
+// decisionLabel maps a decision to its bounded label value; anything
+// unexpected counts as review, as Strictness does.
+func decisionLabel(d models.Decision) string {
+	switch d {
+	case models.DecisionAutoApprove, models.DecisionDeny:
+		return string(d)
+	}
+	return string(models.DecisionReview)
+}
