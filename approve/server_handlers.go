@@ -1,0 +1,294 @@
+package approve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jitscore/jitscore/models"
+)
+
+// apiError is the body of every error answer: what is wrong and, for a
+// malformed body, the JSON field it concerns ("requester",
+// "requests[3].duration").
+type apiError struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+// fieldError is a request body problem that names its field.
+type fieldError struct {
+	code  int
+	field string
+	msg   string
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.msg }
+
+func badField(field, format string, args ...any) *fieldError {
+	return &fieldError{code: http.StatusBadRequest, field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON answers v with code and returns code.
+func writeJSON(w http.ResponseWriter, code int, v any) int {
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		code = http.StatusInternalServerError
+		buf.WriteString(`{"error":"answer could not be encoded"}` + "\n")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(code)
+	_, _ = w.Write(buf.Bytes())
+	return code
+}
+
+func writeError(w http.ResponseWriter, code int, msg, field string) int {
+	return writeJSON(w, code, apiError{Error: msg, Field: field})
+}
+
+// writeBodyError answers a problem with the request body.
+func writeBodyError(w http.ResponseWriter, err error) int {
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return writeError(w, fe.code, fe.msg, fe.field)
+	}
+	return writeError(w, http.StatusBadRequest, err.Error(), "")
+}
+
+// decodeBody reads one JSON object of at most limit bytes into v. Its
+// errors are fieldErrors: 413 for an oversize body, 400 naming the field
+// for a value of the wrong type, 400 for anything else that is not one
+// JSON object.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(body)
+	err := dec.Decode(v)
+	if err == nil {
+		if _, extra := dec.Token(); !errors.Is(extra, io.EOF) {
+			err = errors.New("data after the JSON object")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var maxErr *http.MaxBytesError
+	var typeErr *json.UnmarshalTypeError
+	var synErr *json.SyntaxError
+	switch {
+	case errors.As(err, &maxErr):
+		return &fieldError{code: http.StatusRequestEntityTooLarge,
+			msg: fmt.Sprintf("body is larger than %d bytes", limit)}
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "(body)"
+		}
+		return badField(field, "want a JSON %s, got %s", jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
+	case errors.As(err, &synErr):
+		return &fieldError{code: http.StatusBadRequest,
+			msg: fmt.Sprintf("body is not valid JSON at byte %d: %v", synErr.Offset, err)}
+	case errors.Is(err, io.EOF):
+		return &fieldError{code: http.StatusBadRequest, msg: "body is empty; want a JSON object"}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &fieldError{code: http.StatusBadRequest, msg: "body ends inside the JSON object"}
+	}
+	return &fieldError{code: http.StatusBadRequest, msg: "body: " + err.Error()}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "slice":
+		return "array"
+	case "struct", "map":
+		return "object"
+	case "bool":
+		return "boolean"
+	}
+	return "number"
+}
+
+// validateRequest checks one score request; prefix is the field path of the
+// request within the body ("" or "requests[3].").
+func validateRequest(req *models.ScoreRequest, prefix string) error {
+	for _, f := range []struct{ name, value string }{
+		{"request_id", req.RequestID},
+		{"requester", req.Requester},
+		{"entitlement", req.Entitlement},
+	} {
+		if f.value == "" {
+			return badField(prefix+f.name, "required")
+		}
+		if len(f.value) > maxIDLength {
+			return badField(prefix+f.name, "longer than %d bytes", maxIDLength)
+		}
+	}
+	if req.Duration != "" {
+		if _, err := models.ParseDuration(req.Duration); err != nil {
+			return badField(prefix+"duration", "%v; want e.g. 8h, PT8H or seconds", err)
+		}
+	}
+	if req.RequestedAt != "" {
+		if _, err := time.Parse(time.RFC3339, req.RequestedAt); err != nil {
+			return badField(prefix+"requested_at", "want an RFC 3339 time such as 2026-01-02T15:04:05Z")
+		}
+	}
+	return nil
+}
+
+func (s *Server) requestContext(r *http.Request, sv *serving) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), sv.RequestTimeout)
+}
+
+func (s *Server) handleScore(w http.ResponseWriter, r *http.Request, sv *serving) int {
+	var req models.ScoreRequest
+	if err := decodeBody(w, r, sv.MaxBodyBytes, &req); err != nil {
+		return writeBodyError(w, err)
+	}
+	if err := validateRequest(&req, ""); err != nil {
+		return writeBodyError(w, err)
+	}
+	ctx, cancel := s.requestContext(r, sv)
+	defer cancel()
+	resp, err := s.scoreOne(ctx, sv, req)
+	if err != nil {
+		return writeError(w, http.StatusServiceUnavailable, "decision could not be recorded; try again", "")
+	}
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.Debug("scored", slog.String("request_id", req.RequestID),
+			slog.String("decision", string(resp.Decision)), slog.Float64("risk", resp.Risk))
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+// batchBody is POST /v1/score/batch.
+type batchBody struct {
+	Requests []models.ScoreRequest `json:"requests"`
+}
+
+// batchAnswer is the answer of POST /v1/score/batch.
+type batchAnswer struct {
+	Decisions []models.ScoreResponse `json:"decisions"`
+}
+
+// handleBatch scores every request of a batch, in order. A malformed
+// request anywhere refuses the whole batch with the field path of the first
+// problem, before anything is decided, so a batch is never half-answered.
+func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, sv *serving) int {
+	var body batchBody
+	if err := decodeBody(w, r, sv.MaxBodyBytes, &body); err != nil {
+		return writeBodyError(w, err)
+	}
+	switch {
+	case body.Requests == nil:
+		return writeError(w, http.StatusBadRequest, "required", "requests")
+	case len(body.Requests) > sv.MaxBatch:
+		return writeError(w, http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("%d requests in one batch; at most %d", len(body.Requests), sv.MaxBatch), "requests")
+	}
+	for i := range body.Requests {
+		if err := validateRequest(&body.Requests[i], fmt.Sprintf("requests[%d].", i)); err != nil {
+			return writeBodyError(w, err)
+		}
+	}
+	ctx, cancel := s.requestContext(r, sv)
+	defer cancel()
+	out := batchAnswer{Decisions: make([]models.ScoreResponse, 0, len(body.Requests))}
+	for _, req := range body.Requests {
+		resp, err := s.scoreOne(ctx, sv, req)
+		if err != nil {
+			// TODO(audit): decisions already recorded for earlier requests
+			// of this batch stay in the audit log although the batch is
+			// answered 503; the caller retries and the audit shows both.
+			return writeError(w, http.StatusServiceUnavailable, "decision could not be recorded; try again", "")
+		}
+		out.Decisions = append(out.Decisions, resp)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// renewalBody is POST /v1/renewals.
+type renewalBody struct {
+	Grants []struct {
+		RequestID string `json:"request_id"`
+	} `json:"grants"`
+	At     string `json:"at"`
+	Within string `json:"within"`
+}
+
+// renewalAnswer is the answer of POST /v1/renewals.
+type renewalAnswer struct {
+	Actions []models.Renewal `json:"actions"`
+}
+
+func (s *Server) handleRenewals(w http.ResponseWriter, r *http.Request, sv *serving) int {
+	var body renewalBody
+	if err := decodeBody(w, r, sv.MaxBodyBytes, &body); err != nil {
+		return writeBodyError(w, err)
+	}
+	q, err := renewalQuery(body, sv.MaxBatch)
+	if err != nil {
+		return writeBodyError(w, err)
+	}
+	ctx, cancel := s.requestContext(r, sv)
+	defer cancel()
+	actions, err := sv.Decider.Renewals(ctx, q)
+	switch {
+	case errors.Is(err, ErrNotImplemented):
+		return writeError(w, http.StatusNotImplemented, "renewal review is not available in this build", "")
+	case err != nil:
+		s.log.Error("renewal review failed", slog.Any("error", err))
+		return writeError(w, http.StatusInternalServerError, "renewal review failed", "")
+	}
+	if actions == nil {
+		actions = []models.Renewal{}
+	}
+	return writeJSON(w, http.StatusOK, renewalAnswer{Actions: actions})
+}
+
+func renewalQuery(body renewalBody, maxBatch int) (RenewalQuery, error) {
+	var q RenewalQuery
+	if len(body.Grants) > maxBatch {
+		return q, &fieldError{code: http.StatusRequestEntityTooLarge, field: "grants",
+			msg: fmt.Sprintf("%d grants in one query; at most %d", len(body.Grants), maxBatch)}
+	}
+	for i, g := range body.Grants {
+		if g.RequestID == "" {
+			return q, badField(fmt.Sprintf("grants[%d].request_id", i), "required")
+		}
+		q.RequestIDs = append(q.RequestIDs, g.RequestID)
+	}
+	if body.At != "" {
+		at, err := time.Parse(time.RFC3339, body.At)
+		if err != nil {
+			return q, badField("at", "want an RFC 3339 time such as 2026-01-02T15:04:05Z")
+		}
+		q.At = at
+	}
+	if body.Within != "" {
+		d, err := models.ParseDuration(body.Within)
+		if err != nil {
+			return q, badField("within", "%v; want e.g. 7d", err)
+		}
+		q.Within = d
+	}
+	return q, nil
+}
