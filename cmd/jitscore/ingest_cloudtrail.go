@@ -2,10 +2,106 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/jitscore/jitscore/ingest"
+	"github.com/jitscore/jitscore/models"
 )
 
-// runIngestCloudTrail is a placeholder until the CloudTrail ingester lands.
+const ingestCloudTrailUsage = `ingest cloudtrail [flags] PATH|GLOB|DIR|s3://bucket/prefix ...
+
+Loads CloudTrail in any shape it is delivered in (S3 delivery files, gzipped
+or not, bare arrays, NDJSON, EventBridge envelopes, lookup-events output,
+CloudTrail Lake exports). Files loaded before and unchanged are not read
+again (their records count as duplicates); --rescan reads them anyway.`
+
+// runIngestCloudTrail is `jitscore ingest cloudtrail`.
 func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
-	return errors.New("ingest cloudtrail: not built yet")
+	var c common
+	fs := newFlagSet("ingest cloudtrail", ingestCloudTrailUsage, &c)
+	since := fs.String("since", "", "load only events at or after this time: RFC 3339, YYYY-MM-DD, or an age such as 30d")
+	endpoint := fs.String("endpoint-url", "", "S3-compatible endpoint for s3:// sources (path-style addressing)")
+	region := fs.String("region", "", "S3 region (default: from the AWS configuration, else us-east-1)")
+	rescan := fs.Bool("rescan", false, "read files again even when unchanged since they were loaded")
+	concurrency := fs.Int("concurrency", 0, "files read at once (default: CPU count, 8 for S3)")
+	if err := parseFlags(fs, &c, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError{"ingest cloudtrail: give at least one PATH, GLOB, DIR or s3://bucket/prefix"}
+	}
+	opts := ingest.CloudTrailOptions{
+		EndpointURL: *endpoint,
+		Region:      *region,
+		Rescan:      *rescan,
+		Concurrency: *concurrency,
+		Logger:      env.Logger,
+	}
+	if *since != "" {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		opts.Since = t
+	}
+	if env.Terminal {
+		var bar *progressbar.ProgressBar
+		opts.Progress = func(done, total int) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total,
+					progressbar.OptionSetWriter(env.Stderr),
+					progressbar.OptionSetDescription("cloudtrail files"),
+					progressbar.OptionShowCount(),
+					progressbar.OptionClearOnFinish())
+			}
+			bar.Set(done)
+		}
+		defer func() {
+			if bar != nil {
+				bar.Finish()
+			}
+		}()
+	}
+
+	db, err := c.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	sum, err := ingest.LoadCloudTrail(ctx, db, fs.Args(), opts)
+	if err != nil {
+		return fmt.Errorf("ingest cloudtrail: %w", err)
+	}
+	fmt.Fprintf(env.Stderr, "cloudtrail: %d events loaded, %d duplicates, %d quarantined, %d files skipped, %d files (%d unchanged) in %.1fs\n",
+		sum.EventsLoaded, sum.Duplicates, sum.Quarantined, sum.SkippedFiles, sum.Files, sum.UnchangedFiles, sum.Elapsed)
+	if c.format == "json" {
+		return writeJSON(env.Stdout, sum)
+	}
+	if len(sum.Skipped) > 0 {
+		rows := make([][]any, len(sum.Skipped))
+		for i, s := range sum.Skipped {
+			rows[i] = []any{s.Source, s.Reason}
+		}
+		return writeRows(env.Stdout, "table", []string{"skipped", "reason"}, rows)
+	}
+	return nil
+}
+
+// parseSince reads --since: an RFC 3339 time, a UTC date, or an age before
+// now (30d, 12h, PT8H).
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if d, err := models.ParseDuration(strings.TrimSpace(s)); err == nil && d > 0 {
+		return now.Add(-d).UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time, YYYY-MM-DD or an age such as 30d", s)
 }

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// writeRows writes a result set in format "table" (aligned columns with a
+// header, for people), "csv" (RFC 4180 with a header row) or "json" (one
+// object per row, NDJSON, keys in column order). Values may be nil (empty
+// in table and csv, null in json), strings, numbers, bools, time.Time
+// (RFC 3339, UTC), []byte (as text) or anything encoding/json can marshal
+// (lists and structs from DuckDB, written as JSON text in table and csv).
+func writeRows(w io.Writer, format string, columns []string, rows [][]any) error {
+	switch format {
+	case "table":
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(columns, "\t"))
+		for _, r := range rows {
+			cells := make([]string, len(r))
+			for i, v := range r {
+				cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(cellText(v))
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+		return tw.Flush()
+	case "csv":
+		cw := csv.NewWriter(w)
+		if err := cw.Write(columns); err != nil {
+			return err
+		}
+		cells := make([]string, len(columns))
+		for _, r := range rows {
+			for i, v := range r {
+				cells[i] = cellText(v)
+			}
+			if err := cw.Write(cells[:len(r)]); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case "json":
+		var buf bytes.Buffer
+		for _, r := range rows {
+			buf.Reset()
+			buf.WriteByte('{')
+			for i, v := range r {
+				if i > 0 {
+					buf.WriteByte(',')
+				}
+				k, _ := json.Marshal(columns[i])
+				buf.Write(k)
+				buf.WriteByte(':')
+				b, err := json.Marshal(jsonValue(v))
+				if err != nil {
+					return fmt.Errorf("column %s: %w", columns[i], err)
+				}
+				buf.Write(b)
+			}
+			buf.WriteString("}\n")
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("output format %q: want table, csv or json", format)
+}
+
+func cellText(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case bool:
+		return strconv.FormatBool(x)
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64:
+		return fmt.Sprint(x)
+	case fmt.Stringer:
+		return x.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	}
+	return v
+}

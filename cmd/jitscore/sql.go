@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+func init() {
+	register(command{
+		name:    "sql",
+		summary: "run one read-only SQL query over the public schema",
+		run:     runSQL,
+	})
+}
+
+const sqlUsage = `sql [flags] "SELECT ..."
+
+Runs one read-only query (SELECT, WITH ... SELECT, VALUES) against the
+database, opened read-only. Anything else (DDL, DML, COPY, ATTACH, PRAGMA,
+SET, several statements) is refused before it runs.`
+
+// runSQL is `jitscore sql`.
+func runSQL(ctx context.Context, env *Env, args []string) error {
+	var c common
+	formats := []string{"table", "csv", "json"}
+	fs := newFlagSet("sql", sqlUsage, &c, formats...)
+	if err := parseFlags(fs, &c, args, formats...); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{`sql: give exactly one query, quoted: jitscore sql "SELECT ..."`}
+	}
+	query := fs.Arg(0)
+	db, err := c.openDBReadOnly(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := checkReadOnlyQuery(ctx, db, query); err != nil {
+		return err
+	}
+	columns, rows, err := queryAll(ctx, db, query)
+	if err != nil {
+		return fmt.Errorf("sql: %w", err)
+	}
+	if err := writeRows(env.Stdout, c.format, columns, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "sql: %d rows\n", len(rows))
+	return nil
+}
+
+// errNotReadOnly reports a query that is not a single read-only statement.
+var errNotReadOnly = errors.New("sql: only a single read-only query (SELECT, WITH, VALUES) is allowed")
+
+// checkReadOnlyQuery asks DuckDB's own parser what query is:
+// json_serialize_sql serialises SELECT statements only and reports an error
+// for any other kind, so a statement that writes cannot pass, whatever its
+// spelling. The database is opened read-only as well.
+func checkReadOnlyQuery(ctx context.Context, db *sql.DB, query string) error {
+	var out string
+	if err := db.QueryRowContext(ctx, `SELECT CAST(json_serialize_sql($1) AS VARCHAR)`, query).Scan(&out); err != nil {
+		return fmt.Errorf("sql: check query: %w", err)
+	}
+	var res struct {
+		Error      bool              `json:"error"`
+		Message    string            `json:"error_message"`
+		Statements []json.RawMessage `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		return fmt.Errorf("sql: check query: %w", err)
+	}
+	if res.Error {
+		if strings.Contains(strings.ToLower(res.Message), "only select") {
+			return errNotReadOnly
+		}
+		return fmt.Errorf("sql: %s", res.Message)
+	}
+	if len(res.Statements) != 1 {
+		return errNotReadOnly
+	}
+	return nil
+}
+
+// queryAll runs query and returns its columns and every row.
+func queryAll(ctx context.Context, db *sql.DB, query string) ([]string, [][]any, error) {
+	rs, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rs.Close()
+	columns, err := rs.Columns()
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows [][]any
+	for rs.Next() {
+		vals := make([]any, len(columns))
+		ptrs := make([]any, len(columns))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			return nil, nil, err
+		}
+		rows = append(rows, vals)
+	}
+	return columns, rows, rs.Err()
+}

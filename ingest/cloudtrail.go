@@ -1,0 +1,318 @@
+// Package ingest loads what jitscore learns from into its DuckDB database:
+// CloudTrail in every shape it is delivered in, and the broker's tables
+// (requests, identities, entitlements). Readers never stop a load for one
+// bad record: what cannot be used is kept in quarantine with its source,
+// position and reason.
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/jitscore/jitscore/ingest/internal/trail"
+	"github.com/jitscore/jitscore/models"
+)
+
+// CloudTrailOptions controls LoadCloudTrail. The zero value is usable.
+type CloudTrailOptions struct {
+	// Since drops events before this instant, and files whose S3 key
+	// layout date folder lies wholly before it are not read (nor, on S3,
+	// listed). Zero loads everything.
+	Since time.Time
+	// EndpointURL points S3 sources at an S3-compatible store, addressed
+	// path-style. Empty uses AWS.
+	EndpointURL string
+	// Region is the S3 signing region; empty takes it from the standard
+	// AWS configuration, else us-east-1.
+	Region string
+	// Rescan reads files that were loaded before and have not changed
+	// since (same size and mtime or ETag). Without it they are not read
+	// again; see Summary.UnchangedFiles for how they are counted.
+	Rescan bool
+	// Concurrency is the number of files read and parsed at once; zero
+	// means GOMAXPROCS for local files and 8 when any source is on S3.
+	Concurrency int
+	// BatchEvents is the number of events per database transaction; zero
+	// means 100,000. A crash loses at most the batch in flight, and a
+	// re-run loads it (files are recorded with their last batch).
+	BatchEvents int
+	// Logger receives the load's log lines; nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics, when not nil, counts what the load did.
+	Metrics *Metrics
+	// Progress, when not nil, is called from one goroutine after each
+	// file is stored or skipped, with the files done and the total.
+	Progress func(done, total int)
+}
+
+// Summary is the outcome of one LoadCloudTrail, printed by
+// `jitscore ingest cloudtrail --format json`.
+//
+// A file that was loaded before and is unchanged is not read again (unless
+// CloudTrailOptions.Rescan): it counts in UnchangedFiles, and the usable
+// records it held count as Duplicates, since that is exactly what reading
+// it again would find. So loading the same input twice reports, the second
+// time, EventsLoaded 0 and every record as a duplicate, with or without a
+// rescan.
+type Summary struct {
+	EventsLoaded     int        `json:"events_loaded"`      // new distinct eventIDs stored
+	Duplicates       int        `json:"duplicates"`         // records whose eventID was already stored
+	Quarantined      int        `json:"quarantined"`        // records or files put in quarantine
+	SkippedFiles     int        `json:"skipped_files"`      // digests, non-event JSON, non-JSON, empty
+	Files            int        `json:"files"`              // files or objects found in the sources
+	FilesRead        int        `json:"files_read"`         // of which read this time
+	UnchangedFiles   int        `json:"unchanged_files"`    // loaded before and unchanged: not read
+	BeforeSince      int        `json:"before_since"`       // events dropped as older than Since
+	BeforeSinceFiles int        `json:"before_since_files"` // files not read: date folder before Since
+	Skipped          []FileNote `json:"skipped,omitempty"`  // which files were skipped, and why
+	Elapsed          float64    `json:"elapsed_seconds"`
+}
+
+// FileNote names a file and what happened to it.
+type FileNote struct {
+	Source string `json:"source"`
+	Reason string `json:"reason"`
+}
+
+// ErrNoSources reports a load called without any source.
+var ErrNoSources = errors.New("no CloudTrail source given")
+
+// LoadCloudTrail reads every source (a file, a directory tree, a glob or
+// s3://bucket/prefix), normalises each CloudTrail record and stores the new
+// ones in db, deduplicated by eventID against everything already stored.
+// The shape of each input is detected from its content; gzip is detected
+// by its magic bytes.
+//
+// Unusable records and unreadable files go to the quarantine table and the
+// load goes on. Events, quarantine rows and the bookkeeping of the files
+// they came from are committed together, one transaction per batch, so an
+// interrupted load leaves a consistent database and running it again
+// finishes the job. An error is returned only when the load cannot go on
+// (a source that does not exist, a listing or database failure, ctx
+// cancelled); the Summary then holds what was committed.
+func LoadCloudTrail(ctx context.Context, db *sql.DB, sources []string, opts CloudTrailOptions) (Summary, error) {
+	start := time.Now()
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("component", "ingest.cloudtrail")
+	var sum Summary
+	if len(sources) == 0 {
+		return sum, ErrNoSources
+	}
+
+	objs, err := listSources(ctx, sources, opts, &sum)
+	if err != nil {
+		return sum, err
+	}
+	// S3 listing already left out (and counted) objects before Since.
+	sum.Files = len(objs) + sum.BeforeSinceFiles
+
+	w, err := newWriter(ctx, db, opts, &sum)
+	if err != nil {
+		return sum, err
+	}
+	defer w.close()
+
+	// Files loaded before and unchanged are accounted without reading.
+	var toRead []object
+	for _, o := range objs {
+		if beforeSince(o.source, opts.Since) {
+			sum.BeforeSinceFiles++
+			opts.Metrics.skipped(SkipBeforeSince)
+			continue
+		}
+		if k, ok := w.known[o.source]; ok && !opts.Rescan && k.size == o.size && k.version == o.version {
+			w.unchanged(o, k)
+			continue
+		}
+		toRead = append(toRead, o)
+	}
+	total := sum.Files
+	done := total - len(toRead)
+	if opts.Progress != nil {
+		opts.Progress(done, total)
+	}
+
+	err = parseAll(ctx, toRead, workers(opts, sources), func(r fileResult) error {
+		if err := w.add(r); err != nil {
+			return err
+		}
+		done++
+		if opts.Progress != nil {
+			opts.Progress(done, total)
+		}
+		return nil
+	})
+	if err == nil {
+		err = w.commit()
+	}
+	sum.Elapsed = time.Since(start).Seconds()
+	if err != nil {
+		w.rollback()
+		return sum, err
+	}
+	log.Info("cloudtrail loaded",
+		"events_loaded", sum.EventsLoaded, "duplicates", sum.Duplicates,
+		"quarantined", sum.Quarantined, "skipped_files", sum.SkippedFiles,
+		"files", sum.Files, "unchanged_files", sum.UnchangedFiles,
+		"seconds", sum.Elapsed)
+	return sum, nil
+}
+
+// listSources expands every source into objects to consider.
+func listSources(ctx context.Context, sources []string, opts CloudTrailOptions, sum *Summary) ([]object, error) {
+	var objs []object
+	seen := map[string]bool{}
+	for _, src := range sources {
+		var got []object
+		if isS3(src) {
+			bucket, prefix, err := splitS3(src)
+			if err != nil {
+				return nil, err
+			}
+			client, err := newS3Client(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			var skipped int
+			got, skipped, err = listS3(ctx, client, bucket, prefix, opts.Since)
+			if err != nil {
+				return nil, err
+			}
+			sum.BeforeSinceFiles += skipped
+			for range skipped {
+				opts.Metrics.skipped(SkipBeforeSince)
+			}
+		} else {
+			var err error
+			if got, err = localObjects(src); err != nil {
+				return nil, fmt.Errorf("source %s: %w", src, err)
+			}
+		}
+		for _, o := range got {
+			if !seen[o.source] {
+				seen[o.source] = true
+				objs = append(objs, o)
+			}
+		}
+	}
+	return objs, nil
+}
+
+func workers(opts CloudTrailOptions, sources []string) int {
+	if opts.Concurrency > 0 {
+		return opts.Concurrency
+	}
+	for _, s := range sources {
+		if isS3(s) {
+			return 8
+		}
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// fileResult is one object after reading and parsing.
+type fileResult struct {
+	obj      object
+	kind     trail.Kind
+	err      error // the object could not be read at all
+	events   []models.Event
+	problems []trail.Item
+}
+
+// parseAll reads and parses objs on n goroutines and hands each result to
+// sink, from one goroutine, in completion order. It stops at the first
+// error from sink or when ctx is done.
+func parseAll(ctx context.Context, objs []object, n int, sink func(fileResult) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan object)
+	results := make(chan fileResult, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range jobs {
+				r := parseObject(ctx, o)
+				select {
+				case results <- r:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, o := range objs {
+			select {
+			case jobs <- o:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+	var err error
+	for r := range results {
+		if err != nil {
+			continue // drain
+		}
+		if err = sink(r); err != nil {
+			cancel()
+		}
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return err
+}
+
+func parseObject(ctx context.Context, o object) fileResult {
+	r := fileResult{obj: o}
+	data, err := readObject(ctx, o)
+	if err != nil {
+		if ctx.Err() != nil {
+			r.err = ctx.Err()
+		} else {
+			r.err = err
+		}
+		return r
+	}
+	res := trail.Scan(data, func(it *trail.Item) {
+		if it.Err != nil {
+			r.problems = append(r.problems, *it)
+			return
+		}
+		r.events = append(r.events, it.Event)
+	})
+	r.kind = res.Kind
+	return r
+}
+
+// skipReason maps a kind that holds no events to its reason label.
+func skipReason(k trail.Kind) string {
+	switch k {
+	case trail.KindDigest:
+		return SkipDigest
+	case trail.KindNotEvents:
+		return SkipNotEvents
+	case trail.KindNotJSON:
+		return SkipNotJSON
+	case trail.KindEmpty:
+		return SkipEmpty
+	}
+	return ""
+}

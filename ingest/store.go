@@ -1,0 +1,336 @@
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/zeebo/xxh3"
+
+	"github.com/jitscore/jitscore/ingest/internal/trail"
+	"github.com/jitscore/jitscore/models"
+)
+
+// knownFile is a ct_files row: what a file was when it was last loaded.
+type knownFile struct {
+	size    int64
+	version string
+	kind    string
+	records int64
+}
+
+// writer stores parsed files in batches, one transaction per batch, on one
+// connection. Not safe for concurrent use.
+//
+// Deduplication has two layers. Every eventID stored in this load is kept
+// as a 128-bit xxh3 hash in seen, which catches repeats within the load.
+// When ct_events already held rows at the start, each batch is appended to
+// a temporary staging table and moved over with an anti-join on event_id,
+// which catches repeats of earlier loads; when it was empty, seen is
+// complete and rows are appended straight into ct_events.
+type writer struct {
+	ctx    context.Context
+	conn   *sql.Conn
+	app    *duckdb.Appender
+	direct bool
+	opts   CloudTrailOptions
+	sum    *Summary
+
+	known map[string]knownFile
+	seen  map[xxh3.Uint128]struct{}
+
+	inTx     bool
+	staged   int // rows appended in this batch
+	dups     int // duplicates found in this batch before the anti-join
+	before   int
+	read     int // files read in this batch
+	quar     []quarRow
+	files    []fileRow
+	skipped  []FileNote
+	skipKind []string
+	row      []driver.Value
+}
+
+type quarRow struct{ source, position, reason, snippet string }
+
+type fileRow struct {
+	source, version, kind, note string
+	size, records, quarantined  int64
+}
+
+func newWriter(ctx context.Context, db *sql.DB, opts CloudTrailOptions, sum *Summary) (*writer, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("database connection: %w", err)
+	}
+	w := &writer{
+		ctx: ctx, conn: conn, opts: opts, sum: sum,
+		known: map[string]knownFile{},
+		seen:  map[xxh3.Uint128]struct{}{},
+		row:   make([]driver.Value, 24),
+	}
+	if w.opts.BatchEvents <= 0 {
+		w.opts.BatchEvents = 100_000
+	}
+	if err := w.init(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *writer) init() error {
+	rows, err := w.conn.QueryContext(w.ctx, `SELECT source, size, version, kind, records FROM ct_files`)
+	if err != nil {
+		return fmt.Errorf("read ct_files: %w", err)
+	}
+	for rows.Next() {
+		var src string
+		var k knownFile
+		if err := rows.Scan(&src, &k.size, &k.version, &k.kind, &k.records); err != nil {
+			rows.Close()
+			return fmt.Errorf("read ct_files: %w", err)
+		}
+		w.known[src] = k
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read ct_files: %w", err)
+	}
+
+	var present int
+	if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM (SELECT 1 FROM ct_events LIMIT 1)`).Scan(&present); err != nil {
+		return fmt.Errorf("count ct_events: %w", err)
+	}
+	w.direct = present == 0
+	table := "ct_events"
+	if !w.direct {
+		table = "ct_stage"
+		if _, err := w.conn.ExecContext(w.ctx,
+			`CREATE OR REPLACE TEMP TABLE ct_stage AS SELECT * FROM ct_events LIMIT 0`); err != nil {
+			return fmt.Errorf("create staging table: %w", err)
+		}
+	}
+	return w.conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return errors.New("duckdb connection expected")
+		}
+		app, err := duckdb.NewAppenderFromConn(c, "", table)
+		if err != nil {
+			return fmt.Errorf("appender on %s: %w", table, err)
+		}
+		w.app = app
+		return nil
+	})
+}
+
+// unchanged accounts for a file loaded before and not changed since.
+func (w *writer) unchanged(o object, k knownFile) {
+	w.sum.UnchangedFiles++
+	w.opts.Metrics.skipped(SkipUnchanged)
+	if k.kind != trail.KindEvents.String() {
+		w.sum.SkippedFiles++
+		w.sum.Skipped = append(w.sum.Skipped, FileNote{Source: o.source, Reason: k.kind})
+		return
+	}
+	w.sum.Duplicates += int(k.records)
+	w.opts.Metrics.events(0, int(k.records), 0)
+}
+
+func (w *writer) begin() error {
+	if w.inTx {
+		return nil
+	}
+	if _, err := w.conn.ExecContext(w.ctx, "BEGIN TRANSACTION"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	w.inTx = true
+	return nil
+}
+
+// add stores one parsed file, committing when the batch is full.
+func (w *writer) add(r fileResult) error {
+	if errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded) {
+		return r.err
+	}
+	if err := w.begin(); err != nil {
+		return err
+	}
+	w.read++
+	fr := fileRow{source: r.obj.source, size: r.obj.size, version: r.obj.version, kind: r.kind.String()}
+	if r.err != nil {
+		// Not recorded in ct_files, so that the next load tries again.
+		w.quar = append(w.quar, quarRow{r.obj.source, "file", r.err.Error(), ""})
+		return w.maybeCommit()
+	}
+	if reason := skipReason(r.kind); reason != "" {
+		w.skipped = append(w.skipped, FileNote{Source: r.obj.source, Reason: r.kind.String()})
+		w.skipKind = append(w.skipKind, reason)
+		w.files = append(w.files, fr)
+		return w.maybeCommit()
+	}
+	for i := range r.events {
+		e := &r.events[i]
+		if !w.opts.Since.IsZero() && e.EventTime.Before(w.opts.Since) {
+			w.before++
+			continue
+		}
+		fr.records++
+		h := xxh3.HashString128(e.EventID)
+		if _, dup := w.seen[h]; dup {
+			w.dups++
+			continue
+		}
+		w.seen[h] = struct{}{}
+		if err := w.append(e, r.obj.source); err != nil {
+			return fmt.Errorf("store event %s from %s: %w", e.EventID, r.obj.source, err)
+		}
+		w.staged++
+	}
+	for _, p := range r.problems {
+		w.quar = append(w.quar, quarRow{r.obj.source, p.Pos, p.Err.Error(), p.Snippet})
+		fr.quarantined++
+	}
+	w.files = append(w.files, fr)
+	return w.maybeCommit()
+}
+
+func (w *writer) maybeCommit() error {
+	if w.staged < w.opts.BatchEvents {
+		return nil
+	}
+	return w.commit()
+}
+
+func nullable(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// append adds one event row, in ct_events column order.
+func (w *writer) append(e *models.Event, source string) error {
+	r := w.row
+	r[0] = e.EventID
+	r[1] = e.EventTime
+	r[2] = nullable(e.EventSource)
+	r[3] = nullable(e.EventName)
+	r[4] = nullable(e.AWSRegion)
+	r[5] = nullable(e.AccountID)
+	if e.ReadOnly != nil {
+		r[6] = *e.ReadOnly
+	} else {
+		r[6] = nil
+	}
+	r[7] = nullable(e.ErrorCode)
+	r[8] = nullable(e.ErrorMessage)
+	r[9] = nullable(e.SourceIP)
+	r[10] = nullable(trail.ParseIP(e.SourceIP))
+	r[11] = nullable(e.UserAgent)
+	r[12] = nullable(e.PrincipalType)
+	r[13] = nullable(e.PrincipalARN)
+	r[14] = nullable(e.PrincipalID)
+	r[15] = nullable(e.OnBehalfOf)
+	r[16] = nullable(e.SessionName)
+	r[17] = nullable(e.Actor)
+	r[18] = nullable(strings.ToLower(e.Actor))
+	r[19] = nullable(e.Entitlement)
+	r[20] = nullable(e.EventCategory)
+	r[21] = nullable(e.EventType)
+	r[22] = source
+	r[23] = string(e.Raw)
+	return w.app.AppendRow(r...)
+}
+
+// commit ends the batch: moves staged rows, writes quarantine and file
+// bookkeeping, commits, and only then counts the batch in the summary.
+func (w *writer) commit() error {
+	if !w.inTx {
+		return nil
+	}
+	if err := w.app.Flush(); err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	loaded := w.staged
+	if !w.direct && w.staged > 0 {
+		res, err := w.conn.ExecContext(w.ctx, `
+INSERT INTO ct_events SELECT s.* FROM ct_stage s
+WHERE NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
+		if err != nil {
+			return fmt.Errorf("move staged events: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		loaded = int(n)
+		if _, err := w.conn.ExecContext(w.ctx, `DELETE FROM ct_stage`); err != nil {
+			return fmt.Errorf("clear staging table: %w", err)
+		}
+	}
+	for _, q := range w.quar {
+		if _, err := w.conn.ExecContext(w.ctx, `
+INSERT INTO quarantine (source, position, reason, snippet)
+SELECT $1, $2, $3, $4
+WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE source = $1 AND position = $2 AND reason = $3)`,
+			q.source, q.position, q.reason, q.snippet); err != nil {
+			return fmt.Errorf("quarantine %s %s: %w", q.source, q.position, err)
+		}
+	}
+	for _, f := range w.files {
+		if _, err := w.conn.ExecContext(w.ctx, `
+INSERT OR REPLACE INTO ct_files (source, size, version, kind, records, quarantined, note, loaded_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
+			f.source, f.size, f.version, f.kind, f.records, f.quarantined, nullable(f.note)); err != nil {
+			return fmt.Errorf("record file %s: %w", f.source, err)
+		}
+	}
+	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	w.inTx = false
+
+	dups := w.dups + (w.staged - loaded)
+	s := w.sum
+	s.EventsLoaded += loaded
+	s.Duplicates += dups
+	s.Quarantined += len(w.quar)
+	s.BeforeSince += w.before
+	s.SkippedFiles += len(w.skipped)
+	s.Skipped = append(s.Skipped, w.skipped...)
+	s.FilesRead += w.read
+	m := w.opts.Metrics
+	m.events(loaded, dups, len(w.quar))
+	for _, k := range w.skipKind {
+		m.skipped(k)
+	}
+	for range w.read {
+		m.fileRead()
+	}
+	w.staged, w.dups, w.before, w.read = 0, 0, 0, 0
+	w.quar, w.files, w.skipped, w.skipKind = w.quar[:0], w.files[:0], w.skipped[:0], w.skipKind[:0]
+	return nil
+}
+
+// rollback abandons the batch in flight.
+func (w *writer) rollback() {
+	if !w.inTx {
+		return
+	}
+	w.app.Clear()
+	w.conn.ExecContext(context.WithoutCancel(w.ctx), "ROLLBACK")
+	w.inTx = false
+}
+
+func (w *writer) close() {
+	if w.app != nil {
+		w.app.Close()
+	}
+	w.conn.Close()
+}
