@@ -49,6 +49,10 @@ type Snapshot struct {
 
 	// Global outcome counts over all decided requests before AsOf.
 	Global Outcomes
+
+	// ManagerSize is the number of people reporting to each manager (by the
+	// manager's user id), the Members of PeerManager groups.
+	ManagerSize map[string]int
 }
 
 // PairKey keys a statistic by two ids.
@@ -65,6 +69,9 @@ type Person struct {
 	StartDate      time.Time // zero when unknown
 	Entitlements   int       // distinct entitlements granted in the peer window
 	OutlierScore   float64   // 0 = like the persona, 1 = nothing in common
+	// Unusual lists up to three entitlements the person holds that fewer
+	// than a fifth of their attribute persona's other members hold.
+	Unusual []string
 }
 
 // Coverage is the share of a group that holds or uses an entitlement.
@@ -96,7 +103,7 @@ type Outcomes struct {
 type EntitlementStat struct {
 	ID               string
 	App              string
-	Tier             models.Tier // from the catalogue, "" when not catalogued
+	Tier             models.Tier // from the catalogue, else Config.Tier, else 
 	Catalogued       bool
 	Requests         int
 	Requesters       int
