@@ -103,7 +103,7 @@ type Outcomes struct {
 type EntitlementStat struct {
 	ID               string
 	App              string
-	Tier             models.Tier // from the catalogue, else Config.Tier, else
+	Tier             models.Tier // from the catalogue, else Config.Tier, else ""
 	Catalogued       bool
 	Requests         int
 	Requesters       int

@@ -24,9 +24,9 @@ type TableKind string
 
 // The broker file kinds and the tables they fill.
 const (
-	TableRequests     TableKind = "requests"     // requests (and so the grants view)
-	TableIdentities   TableKind = "identities"   // identities and identity_keys
-	TableEntitlements TableKind = "entitlements" // entitlement_catalogue
+	TableRequests     TableKind = KindRequests     // requests (and so the grants view)
+	TableIdentities   TableKind = KindIdentities   // identities and identity_keys
+	TableEntitlements TableKind = KindEntitlements // entitlement_catalogue
 )
 
 // TableRejection is one row of a broker file that was not loaded, or a
@@ -61,6 +61,8 @@ type TableSummary struct {
 type TableOptions struct {
 	// Logger receives the load summary; nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics counts rows loaded and rejected by kind; nil counts nothing.
+	Metrics *Metrics
 }
 
 // LoadTableFile loads the broker file at path; see LoadTable.
@@ -166,9 +168,10 @@ func LoadTable(
 	}
 	sum.RowsLoaded = sum.RowsRead - sum.RowsRejected
 	sum.Quarantined = sum.RowsRejected
-	// TODO(metrics): count rows loaded and rejected per kind in
-	// ingest.Metrics once ingest/metrics.go exists; until then the summary
-	// and this log line are the only record.
+	if m := opts.Metrics; m != nil {
+		m.RowsLoaded.WithLabelValues(string(kind)).Add(float64(sum.RowsLoaded))
+		m.RowsRejected.WithLabelValues(string(kind)).Add(float64(sum.RowsRejected))
+	}
 	log.Info("broker file loaded", "kind", string(kind), "source", source,
 		"rows_loaded", sum.RowsLoaded, "rows_rejected", sum.RowsRejected, "duplicates", sum.Duplicates)
 	return sum, nil

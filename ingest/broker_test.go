@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/jitscore/jitscore/ingest/schema"
 )
 
@@ -246,5 +249,23 @@ func TestParseTableTimeAcceptsRFC3339Variants(t *testing.T) {
 		if err != nil || !got.Equal(want) {
 			t.Errorf("parseTableTime(%q) = %v, %v; want %v", s, got, err, want)
 		}
+	}
+}
+
+func TestLoadTableCountsRowsInMetrics(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	_, err := LoadTable(context.Background(), db, TableRequests, "m.csv", strings.NewReader(requestsCSV),
+		TableOptions{Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.RowsLoaded.WithLabelValues(KindRequests)); got != 3 {
+		t.Errorf("rows loaded = %v, want 3", got)
+	}
+	if got := testutil.ToFloat64(m.RowsRejected.WithLabelValues(KindRequests)); got != 3 {
+		t.Errorf("rows rejected = %v, want 3", got)
 	}
 }
