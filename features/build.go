@@ -22,7 +22,7 @@ var AttrStatAttributes = []string{"department", "title", "manager", "location", 
 // taken at each training request's time cannot see the future:
 //
 //   - a request counts once requested before asOf; it counts as approved
-//     (approved, expired, revoked) or denied only if it was decided before
+//     (approved, revoked, or expired with a grant) or denied only if it was decided before
 //     asOf (decided_at, else granted_at, else requested_at when the broker
 //     did not record a decision time);
 //   - a grant counts once granted before asOf; a revocation after asOf is
@@ -78,6 +78,7 @@ func Build(data *Data, cfg Config, asOf time.Time) (*Snapshot, error) {
 	b.addCatalogue()
 	b.addUsage()
 	b.addGrants()
+	b.addRenewal()
 	b.addRequests()
 	b.finishEntitlements()
 	b.finishHistory()
@@ -314,8 +315,12 @@ func (b *builder) outcome(q *models.Request) (approved, denied bool) {
 		return false, false
 	}
 	switch q.Status {
-	case models.StatusApproved, models.StatusExpired, models.StatusRevoked:
+	case models.StatusApproved, models.StatusRevoked:
 		return true, false
+	case models.StatusExpired:
+		// Either a grant that ran out or a request that timed out
+		// undecided; only a grant time tells them apart.
+		return !q.GrantedAt.IsZero(), false
 	case models.StatusDenied:
 		return false, true
 	}

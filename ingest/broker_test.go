@@ -60,7 +60,7 @@ r1,alice@example.com,aws:111122223333:PowerUser,2024-03-01T09:00:00Z,approved,8h
 r2,bob@example.com,stripe:refunds,2024-03-01T10:00:00Z,denied,,,,
 r3,,aws:111122223333:PowerUser,2024-03-01T11:00:00Z,approved,,,,
 r4,carol@example.com,aws:111122223333:PowerUser,yesterday,approved,,,,
-r5,carol@example.com,aws:111122223333:ReadOnly,2024-03-02T08:00:00+02:00,expired,PT2H,,,T-5
+r5,carol@example.com,aws:111122223333:ReadOnly,2024-03-02T08:00:00+02:00,revoked,PT2H,,,T-5
 r6,dave@example.com,aws:111122223333:ReadOnly,2024-03-02T08:00:00Z,granted,,,,
 `
 
@@ -105,7 +105,7 @@ func TestLoadRequestsTwiceUpdatesByKeyAndCountsDuplicates(t *testing.T) {
 		t.Errorf("summary = %+v, want 4 loaded, 4 duplicates", sum)
 	}
 	got := queryStrings(t, db, "SELECT request_id || '=' || status FROM requests ORDER BY 1")
-	if !reflect.DeepEqual(got, []string{"r1=approved", "r2=approved", "r5=expired"}) {
+	if !reflect.DeepEqual(got, []string{"r1=approved", "r2=approved", "r5=revoked"}) {
 		t.Errorf("requests = %v", got)
 	}
 	n := queryStrings(t, db, "SELECT count(*)::VARCHAR FROM quarantine")
@@ -122,7 +122,7 @@ func TestGrantsViewDerivesWindowFromDuration(t *testing.T) {
 		strftime(ended_at, '%m-%d %H:%M') FROM grants ORDER BY 1`)
 	want := []string{
 		"r1 03-01 09:05 03-01 17:05", // granted_at + 8h
-		"r5 03-02 06:00 03-02 08:00", // expired: access was given; requested_at in UTC + PT2H
+		"r5 03-02 06:00 03-02 08:00", // revoked: access was given; requested_at in UTC + PT2H
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("grants = %v, want %v", got, want)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"github.com/jitscore/jitscore/ingest"
@@ -15,18 +16,19 @@ func runIngestTable(ctx context.Context, env *Env, kind string, args []string) e
 	var c common
 	fs := newFlagSet("ingest "+kind, "ingest "+kind+" [flags] FILE", &c)
 	fs.SetOutput(env.Stderr)
-	if err := parseFlags(fs, &c, args); err != nil {
+	files, err := parseInterleaved(fs, &c, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return usageError{fmt.Sprintf("ingest %s: want exactly one FILE, got %d", kind, fs.NArg())}
+	if len(files) != 1 {
+		return usageError{fmt.Sprintf("ingest %s: want exactly one FILE, got %d", kind, len(files))}
 	}
 	db, err := c.openDB(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	sum, err := ingest.LoadTableFile(ctx, db, ingest.TableKind(kind), fs.Arg(0),
+	sum, err := ingest.LoadTableFile(ctx, db, ingest.TableKind(kind), files[0],
 		ingest.TableOptions{Logger: env.Logger})
 	if err != nil {
 		return err
@@ -46,4 +48,22 @@ func runIngestTable(ctx context.Context, env *Env, kind string, args []string) e
 	fmt.Fprintf(env.Stderr, "ingest %s: %d rows loaded (%d updated existing keys), %d rejected, from %s\n",
 		kind, sum.RowsLoaded, sum.Duplicates, sum.RowsRejected, sum.Source)
 	return nil
+}
+
+// parseInterleaved parses flags that may come before or after the
+// positional arguments ("ingest requests FILE --format json") and returns
+// the positional ones.
+func parseInterleaved(fs *flag.FlagSet, c *common, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := parseFlags(fs, c, args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }

@@ -30,8 +30,9 @@ import (
 // grants        one row per request that produced access. granted_at is the
 //
 //	broker's granted_at, else the decision time (or request time) of a
-//	request whose status says access was given (approved, expired,
-//	revoked). expires_at is the broker's, else granted_at plus the requested
+//	request whose status says access was given (approved, revoked). An
+//	expired request is a grant only with a granted_at: brokers also use
+//	"expired" for a request that timed out undecided. expires_at is the broker's, else granted_at plus the requested
 //	duration, else NULL (unknown end). ended_at is the earlier of expiry and
 //	revocation.
 //
@@ -77,9 +78,9 @@ SELECT request_id, requester, entitlement, granted_at, expires_at, revoked_at,
 	status
 FROM (
 	SELECT request_id, requester, entitlement, status, revoked_at,
-		COALESCE(granted_at, CASE WHEN status IN ('approved', 'expired', 'revoked')
+		COALESCE(granted_at, CASE WHEN status IN ('approved', 'revoked')
 			THEN COALESCE(decided_at, requested_at) END) AS granted_at,
-		COALESCE(expires_at, COALESCE(granted_at, CASE WHEN status IN ('approved', 'expired', 'revoked')
+		COALESCE(expires_at, COALESCE(granted_at, CASE WHEN status IN ('approved', 'revoked')
 			THEN COALESCE(decided_at, requested_at) END) + to_seconds(duration_seconds)) AS expires_at
 	FROM requests
 ) g
