@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jitscore/jitscore/features"
 	"github.com/jitscore/jitscore/models"
 )
 
@@ -30,15 +31,15 @@ const (
 // backtest Backtest. A Config is a value: once loaded, nothing modifies it,
 // so it is safe to share between goroutines.
 type Config struct {
-	Mode       Mode           `yaml:"mode" json:"mode"`
-	Thresholds Thresholds     `yaml:"thresholds" json:"thresholds"`
-	Tiers      []TierRule     `yaml:"tiers" json:"tiers"`
-	Guardrails Guardrails     `yaml:"guardrails" json:"guardrails"`
-	Personas   PersonaConfig  `yaml:"personas" json:"personas"`
-	Windows    WindowConfig   `yaml:"windows" json:"windows"`
-	Renewal    RenewalConfig  `yaml:"renewal" json:"renewal"`
-	Server     ServerConfig   `yaml:"server" json:"server"`
-	Backtest   BacktestConfig `yaml:"backtest" json:"backtest"`
+	Mode       Mode                   `yaml:"mode" json:"mode"`
+	Thresholds Thresholds             `yaml:"thresholds" json:"thresholds"`
+	Tiers      []TierRule             `yaml:"tiers" json:"tiers"`
+	Guardrails Guardrails             `yaml:"guardrails" json:"guardrails"`
+	Personas   features.PersonaConfig `yaml:"personas" json:"personas"`
+	Windows    features.WindowConfig  `yaml:"windows" json:"windows"`
+	Renewal    RenewalConfig          `yaml:"renewal" json:"renewal"`
+	Server     ServerConfig           `yaml:"server" json:"server"`
+	Backtest   BacktestConfig         `yaml:"backtest" json:"backtest"`
 
 	// source names the file the config came from ("" for defaults) and
 	// lines maps a field path ("thresholds.deny_min", "tiers[0].match") to
@@ -93,24 +94,6 @@ type Guardrails struct {
 type ContractorRules struct {
 	EmploymentTypes  []string      `yaml:"employment_types" json:"employment_types"`
 	NeverAutoApprove []models.Tier `yaml:"never_auto_approve" json:"never_auto_approve"`
-}
-
-// PersonaConfig says which identity attributes form attribute personas and
-// how many members a persona needs before its statistics are used.
-//
-// TODO(features): mirror of features.PersonaConfig, which is being written
-// at the same time; Config should carry the features type itself once it
-// exists so that the two cannot drift.
-type PersonaConfig struct {
-	Attributes []string `yaml:"attributes" json:"attributes"`
-	MinMembers int      `yaml:"min_members" json:"min_members"`
-}
-
-// WindowConfig is how far back peer coverage (grants) and usage (CloudTrail
-// calls) look from a snapshot's as-of time.
-type WindowConfig struct {
-	Peer  time.Duration `yaml:"peer" json:"peer"`
-	Usage time.Duration `yaml:"usage" json:"usage"`
 }
 
 // RenewalConfig drives renewal review of grants coming up for expiry.
@@ -188,8 +171,8 @@ func DefaultConfig() *Config {
 				NeverAutoApprove: []models.Tier{models.TierHigh, models.TierCritical},
 			},
 		},
-		Personas: PersonaConfig{Attributes: []string{"department", "title"}, MinMembers: 3},
-		Windows:  WindowConfig{Peer: 90 * day, Usage: 90 * day},
+		Personas: features.DefaultConfig().Personas,
+		Windows:  features.DefaultConfig().Windows,
 		Renewal: RenewalConfig{
 			UnusedDays:  30,
 			Within:      7 * day,
@@ -222,6 +205,20 @@ func LoadConfig(path string) (*Config, error) {
 	}
 	defer f.Close()
 	return ParseConfig(f, path)
+}
+
+// Features is the features section (personas and windows) as
+// features.Build takes it, with the tier of an uncatalogued entitlement
+// taken from the config's patterns.
+func (c *Config) Features() features.Config {
+	fc := features.Config{Personas: c.Personas, Windows: c.Windows}
+	fc.Personas.Attributes = append([]string(nil), c.Personas.Attributes...)
+	tiers := append([]TierRule(nil), c.Tiers...)
+	fc.Tier = func(id string) models.Tier {
+		cc := Config{Tiers: tiers}
+		return cc.TierOf(id, "")
+	}
+	return fc
 }
 
 // Source is the file the config was read from, "" for the defaults.

@@ -284,8 +284,8 @@ func TestReasonsQuoteCounts(t *testing.T) {
 	m := scoring.PriorModel(attrs, time.Now())
 	sc := m.Score(st.Org(), routine(t))
 	want := map[scoring.Feature]string{
-		scoring.FPeerAttrGranted: "7 of 9 people in Payments / Backend Engineer were granted this in the last 90 days",
-		scoring.FPeerAttrUsed:    "6 of 9 people in Payments / Backend Engineer used this in the last 90 days",
+		scoring.FPeerAttrGranted: "6 of 8 people in Payments / Backend Engineer were granted this in the last 90 days",
+		scoring.FPeerAttrUsed:    "5 of 8 people in Payments / Backend Engineer used this in the last 90 days",
 		scoring.FHistApproved:    "alice@example.com was granted this 4 times and used it each time",
 		scoring.FEntApprovalRate: "57 of 60 decided requests for this entitlement were approved",
 	}

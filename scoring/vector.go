@@ -169,28 +169,24 @@ func Extract(s *features.Snapshot, r Request, attrs []string, v *Vector) Facts {
 	}
 	id := r.Entitlement
 	if e := s.Entitlements[id]; e != nil {
-		f.Ent = *e
+		f.Ent = *e // a copy, so Facts never aliases the snapshot
 		f.EntSeen = e.Requests > 0 || e.Grants > 0
 		f.TypicalLength = e.MedianDuration
 	}
 
 	if p != nil {
-		// A group none of whose members holds the entitlement has no
-		// coverage entry; its size then comes from the persona itself.
-		f.AttrCov = s.PeerAttr[features.PairKey{A: p.AttrPersona, B: id}]
+		// Coverage counts the requester's peers with the requester left
+		// out, so holding the entitlement oneself is not peer support.
+		f.AttrCov = s.AttrCoverage(user, id)
 		if ps := s.Personas[p.AttrPersona]; ps != nil {
 			f.PersonaName = ps.Name
-			f.AttrCov.Members = max(f.AttrCov.Members, len(ps.Members))
 		}
-		f.UsageCov = s.PeerUsage[features.PairKey{A: p.UsagePersona, B: id}]
+		f.UsageCov = s.UsageCoverage(user, id)
 		if ps := s.Personas[p.UsagePersona]; ps != nil {
 			f.UsageName = ps.Name
-			f.UsageCov.Members = max(f.UsageCov.Members, len(ps.Members))
 		}
 		f.Manager = p.Manager
-		if p.Manager != "" {
-			f.ManagerCov = s.PeerManager[features.PairKey{A: p.Manager, B: id}]
-		}
+		f.ManagerCov = s.ManagerCoverage(user, id)
 		f.History = s.History[features.PairKey{A: user, B: id}]
 		f.Totals = s.PersonTotals[user]
 		f.Employment = p.EmploymentType

@@ -31,7 +31,8 @@ var AsOf = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 
 // Org returns a fresh snapshot of a nine-person Payments / Backend Engineer
 // persona: seven of the nine were granted Deploy in the last 90 days and
-// six used it; alice was granted it four times and used it each time; one
+// six used it (so six of alice's eight peers were granted it and five used
+// it); alice was granted it four times and used it each time; one
 // of the nine holds Refunds and none ever requested the admin role. The
 // caller may modify the result.
 func Org() *features.Snapshot {
