@@ -67,6 +67,9 @@ func globalOp(source, name string, ro bool, p param) apiOp {
 	return o
 }
 
+// TODO(simulate): only management events are drawn; data events (S3
+// GetObject, Lambda Invoke) would multiply volume and add nothing the
+// features read today.
 var (
 	readOps = []apiOp{
 		op("ec2", "DescribeInstances", true, pInstance),

@@ -212,7 +212,11 @@ func (h *history) run() {
 				}
 			}
 		}
-		batch = append(batch, h.standing[d]...)
+		for _, dr := range h.standing[d] {
+			if !o.People[dr.person].StartDate.After(day) {
+				batch = append(batch, dr)
+			}
+		}
 		sort.SliceStable(batch, func(a, b int) bool { return batch[a].at.Before(batch[b].at) })
 		for _, dr := range batch {
 			h.request(dr, last)
@@ -264,6 +268,10 @@ func (h *history) requestTime(day time.Time, weekend bool) time.Time {
 	return day.Add(time.Duration(hour * float64(time.Hour))).Truncate(time.Second)
 }
 
+// offHours tells whether t is outside working hours.
+// TODO(simulate): hours are UTC for everyone although people have
+// locations; a reviewer that read local time would need per-location zones,
+// and ingest has no zone to go by either, so UTC keeps the signal learnable.
 func offHours(t time.Time) bool {
 	wd := t.Weekday()
 	return wd == time.Saturday || wd == time.Sunday || t.Hour() < 8 || t.Hour() >= 19

@@ -166,6 +166,10 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // emit names a file after its account, region and last event, the way
 // CloudTrail does, and queues it.
+// TODO(simulate): a file holds RecordsPerFile records of one stream, which
+// may span hours or days, where CloudTrail delivers every few minutes; the
+// folder date is the first event's day. Ingest detects shapes from content,
+// so only the file count differs from a real trail.
 func (w *trailWriter) emit(evs []event) {
 	first, last := time.Unix(evs[0].t, 0).UTC(), time.Unix(evs[len(evs)-1].t, 0).UTC()
 	acct, region := evs[0].recordAccount(), evs[0].recordRegion()
