@@ -253,14 +253,14 @@ func TestSummariseCountsEveryOutcome(t *testing.T) {
 	)
 	rows := []ReplayedRequest{
 		{Risk: 0.05, Floor: auto, Granted: true, Observable: true, Used: true}, // auto, used
-		{Risk: 0.10, Floor: auto, Granted: true, Observable: true},            // auto, unused
-		{Risk: 0.10, Floor: auto, Granted: true},                              // auto, not observable
-		{Risk: 0.12, Floor: auto, HumanDenied: true},                          // false approval
-		{Risk: 0.05, Floor: review, Granted: true, Observable: true},          // guardrail: review
-		{Risk: 0.50, Floor: auto, Granted: true},                              // review band
-		{Risk: 0.90, Floor: auto, HumanDenied: true},                          // high risk, denied
-		{Risk: 0.95, Floor: auto, Granted: true},                              // high risk, approved
-		{Risk: 0.30, Floor: deny, HumanDenied: true},                          // guardrail: deny
+		{Risk: 0.10, Floor: auto, Granted: true, Observable: true},             // auto, unused
+		{Risk: 0.10, Floor: auto, Granted: true},                               // auto, not observable
+		{Risk: 0.12, Floor: auto, HumanDenied: true},                           // false approval
+		{Risk: 0.05, Floor: review, Granted: true, Observable: true},           // guardrail: review
+		{Risk: 0.50, Floor: auto, Granted: true},                               // review band
+		{Risk: 0.90, Floor: auto, HumanDenied: true},                           // high risk, denied
+		{Risk: 0.95, Floor: auto, Granted: true},                               // high risk, approved
+		{Risk: 0.30, Floor: deny, HumanDenied: true},                           // guardrail: deny
 	}
 	tests := []struct {
 		name     string
