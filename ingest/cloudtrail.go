@@ -115,7 +115,7 @@ func LoadCloudTrail(ctx context.Context, db *sql.DB, sources []string, opts Clou
 	// S3 listing already left out (and counted) objects before Since.
 	sum.Files = len(objs) + sum.BeforeSinceFiles
 
-	w, err := newWriter(ctx, db, opts, &sum)
+	w, err := newWriter(ctx, db, opts, &sum, log)
 	if err != nil {
 		return sum, err
 	}

@@ -38,6 +38,10 @@ func newS3Client(ctx context.Context, opts CloudTrailOptions) (*s3.Client, error
 	}), nil
 }
 
+// s3PageSize, when positive, caps the keys per listing page; tests lower
+// it to exercise pagination.
+var s3PageSize int32
+
 // listS3 lists the objects under s3://bucket/prefix, walking the key
 // hierarchy with a "/" delimiter so that date folders of the CloudTrail
 // layout wholly before since are pruned without being listed or read. It
@@ -47,11 +51,15 @@ func listS3(ctx context.Context, client *s3.Client, bucket, prefix string, since
 	skipped := 0
 	var walk func(p string) error
 	walk = func(p string) error {
-		pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{
+		in := &s3.ListObjectsV2Input{
 			Bucket:    aws.String(bucket),
 			Prefix:    aws.String(p),
 			Delimiter: aws.String("/"),
-		})
+		}
+		if s3PageSize > 0 {
+			in.MaxKeys = aws.Int32(s3PageSize)
+		}
+		pages := s3.NewListObjectsV2Paginator(client, in)
 		var sub []string
 		for pages.HasMorePages() {
 			page, err := pages.NextPage(ctx)

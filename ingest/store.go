@@ -6,7 +6,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/zeebo/xxh3"
@@ -39,6 +41,7 @@ type writer struct {
 	direct bool
 	opts   CloudTrailOptions
 	sum    *Summary
+	log    *slog.Logger
 
 	known map[string]knownFile
 	seen  map[xxh3.Uint128]struct{}
@@ -62,13 +65,13 @@ type fileRow struct {
 	size, records, quarantined  int64
 }
 
-func newWriter(ctx context.Context, db *sql.DB, opts CloudTrailOptions, sum *Summary) (*writer, error) {
+func newWriter(ctx context.Context, db *sql.DB, opts CloudTrailOptions, sum *Summary, log *slog.Logger) (*writer, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("database connection: %w", err)
 	}
 	w := &writer{
-		ctx: ctx, conn: conn, opts: opts, sum: sum,
+		ctx: ctx, conn: conn, opts: opts, sum: sum, log: log,
 		known: map[string]knownFile{},
 		seen:  map[xxh3.Uint128]struct{}{},
 		row:   make([]driver.Value, 24),
@@ -254,9 +257,11 @@ func (w *writer) commit() error {
 	if !w.inTx {
 		return nil
 	}
+	t0 := time.Now()
 	if err := w.app.Flush(); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
+	tFlush := time.Since(t0)
 	loaded := w.staged
 	if !w.direct && w.staged > 0 {
 		res, err := w.conn.ExecContext(w.ctx, `
@@ -291,10 +296,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
 			return fmt.Errorf("record file %s: %w", f.source, err)
 		}
 	}
+	t1 := time.Now()
 	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	w.inTx = false
+	w.log.Debug("batch committed", "events", w.staged, "flush_seconds", tFlush.Seconds(),
+		"write_seconds", t1.Sub(t0).Seconds(), "commit_seconds", time.Since(t1).Seconds())
 
 	dups := w.dups + (w.staged - loaded)
 	s := w.sum
