@@ -237,14 +237,14 @@ func addSet(m map[string]map[string]bool, a, b string) {
 	s[b] = true
 }
 
-// firstUse finds the first usage row of days that overlaps [from, to) and
-// returns when use began inside the window. The day rollup knows only the
-// first and last call of each day, so a day whose calls straddle the
-// window counts as use inside it.
+// firstUse finds when use of a grant began inside its window [from, to):
+// the first usage row of days with calls in the window. A row's half-hour
+// slots place its calls; without slots, a day whose first and last calls
+// straddle the window counts as use inside it.
 //
-// TODO(features): with two grants of one entitlement on the same day, a day
-// used only during the first also counts for the second; an hourly rollup
-// would separate them at a cost of about 4x the rows.
+// TODO(features): use in the half hour in which a grant starts may belong
+// to an earlier grant of the same entitlement ending in that half hour;
+// only per-event attribution would tell.
 func firstUse(days []*UsageDay, from, to time.Time) (time.Time, bool) {
 	// days are in day order; skip those that end before the window.
 	i := sort.Search(len(days), func(i int) bool { return !days[i].LastAt.Before(from) })
@@ -253,14 +253,44 @@ func firstUse(days []*UsageDay, from, to time.Time) (time.Time, bool) {
 		if !d.FirstAt.Before(to) {
 			return time.Time{}, false
 		}
-		if !d.LastAt.Before(from) {
-			if d.FirstAt.After(from) {
-				return d.FirstAt, true
-			}
-			return from, true
+		if t, ok := d.activeWithin(from, to); ok {
+			return t, true
 		}
 	}
 	return time.Time{}, false
+}
+
+const slotLength = 30 * time.Minute
+
+// activeWithin reports the first moment of the day's calls inside
+// [from, to), to the half hour.
+func (d *UsageDay) activeWithin(from, to time.Time) (time.Time, bool) {
+	if d.LastAt.Before(from) || !d.FirstAt.Before(to) {
+		return time.Time{}, false
+	}
+	if d.Slots == 0 {
+		return latest(d.FirstAt, from), true
+	}
+	lo, hi := 0, 47
+	if from.After(d.Day) {
+		lo = int(from.Sub(d.Day) / slotLength)
+	}
+	if end := d.Day.Add(24 * time.Hour); to.Before(end) {
+		hi = int((to.Sub(d.Day) - 1) / slotLength)
+	}
+	for s := lo; s <= hi && s < 48; s++ {
+		if d.Slots&(1<<uint(s)) != 0 {
+			return latest(latest(d.Day.Add(time.Duration(s)*slotLength), from), d.FirstAt), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 func (b *builder) addGrants() {

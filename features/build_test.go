@@ -337,3 +337,31 @@ func TestReadSnapshotFileRefusesOtherFiles(t *testing.T) {
 }
 
 func writeBytes(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }
+
+func TestSameDayGrantsAreToldApartBySlots(t *testing.T) {
+	t.Parallel()
+	day := at("2024-03-04T00:00:00Z")
+	d := &Data{
+		Identities: []models.Identity{person("alice", "Payments", "Backend Engineer", "")},
+		Grants: []models.Grant{
+			{RequestID: "a", Requester: "alice", Entitlement: pu, GrantedAt: at("2024-03-04T09:00:00Z"), ExpiresAt: at("2024-03-04T10:00:00Z")},
+			{RequestID: "b", Requester: "alice", Entitlement: pu, GrantedAt: at("2024-03-04T15:00:00Z"), ExpiresAt: at("2024-03-04T17:00:00Z")},
+		},
+		// Calls 09:10-09:40 and 17:20: slots 18, 19 and 34.
+		Usage: []UsageDay{{Person: "alice", Entitlement: pu, Day: day, Calls: 3,
+			FirstAt: at("2024-03-04T09:10:00Z"), LastAt: at("2024-03-04T17:20:00Z"), Slots: 1<<18 | 1<<19 | 1<<34}},
+	}
+	s, err := Build(d, DefaultConfig(), asOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := s.Entitlement(pu)
+	if e.Grants != 2 || e.GrantsUsed != 1 || e.MedianTimeToUse != 10*time.Minute {
+		t.Errorf("grants %d used %d ttu %v, want 2, 1, 10m", e.Grants, e.GrantsUsed, e.MedianTimeToUse)
+	}
+	d.Usage[0].Slots = 0 // without slots the day straddles both windows
+	s, _ = Build(d, DefaultConfig(), asOf)
+	if e, _ := s.Entitlement(pu); e.GrantsUsed != 2 {
+		t.Errorf("without slots used %d, want 2", e.GrantsUsed)
+	}
+}

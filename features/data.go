@@ -45,6 +45,9 @@ type UsageDay struct {
 	Services    int // distinct event sources
 	FirstAt     time.Time
 	LastAt      time.Time
+	// Slots has bit i set when there were calls in the i-th half hour of
+	// the day (UTC); 0 when unknown.
+	Slots uint64
 }
 
 // Rollup rebuilds usage_daily from the events view in one SQL statement,
@@ -62,13 +65,15 @@ func Rollup(ctx context.Context, db *sql.DB) (int64, error) {
 		return 0, fmt.Errorf("usage rollup: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `
-INSERT INTO usage_daily (person, entitlement, day, calls, writes, errors, services, first_at, last_at)
+INSERT INTO usage_daily (person, entitlement, day, calls, writes, errors, services, first_at, last_at,
+	active_slots)
 SELECT actor, entitlement, CAST(event_time AS DATE),
 	count(*),
 	count(*) FILTER (WHERE read_only = false),
 	count(*) FILTER (WHERE coalesce(error_code, '') <> ''),
 	count(DISTINCT event_source),
-	min(event_time), max(event_time)
+	min(event_time), max(event_time),
+	bit_or(CAST(1 AS BIGINT) << CAST(extract(hour FROM event_time) * 2 + extract(minute FROM event_time) // 30 AS INTEGER))
 FROM events
 WHERE coalesce(actor, '') <> '' AND coalesce(entitlement, '') <> ''
 GROUP BY actor, entitlement, CAST(event_time AS DATE)`)
@@ -223,12 +228,14 @@ func (d *Data) loadGrants(ctx context.Context, db *sql.DB) error {
 
 func (d *Data) loadUsage(ctx context.Context, db *sql.DB) error {
 	return scanAll(ctx, db, `SELECT person, entitlement, CAST(day AS TIMESTAMP), calls, writes, errors, services,
-		first_at, last_at FROM usage_daily ORDER BY day, person, entitlement`, func(r *sql.Rows) error {
+		first_at, last_at, coalesce(active_slots, 0) FROM usage_daily ORDER BY day, person, entitlement`, func(r *sql.Rows) error {
 		var u UsageDay
+		var slots int64
 		if err := r.Scan(&u.Person, &u.Entitlement, &u.Day, &u.Calls, &u.Writes, &u.Errors, &u.Services,
-			&u.FirstAt, &u.LastAt); err != nil {
+			&u.FirstAt, &u.LastAt, &slots); err != nil {
 			return err
 		}
+		u.Slots = uint64(slots)
 		u.Day, u.FirstAt, u.LastAt = u.Day.UTC(), u.FirstAt.UTC(), u.LastAt.UTC()
 		d.Usage = append(d.Usage, u)
 		return nil

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jitscore/jitscore/approve"
 	"github.com/jitscore/jitscore/features"
-	"github.com/jitscore/jitscore/models"
 )
 
 func init() {
@@ -34,6 +33,9 @@ type buildSummary struct {
 	BuildSeconds   float64   `json:"build_seconds"`
 	WriteSeconds   float64   `json:"write_seconds"`
 	ElapsedSeconds float64   `json:"elapsed_seconds"`
+	// SnapshotLoadSeconds is how long reading the snapshot back took, with
+	// --verify; what a serving process pays at start and on reload.
+	SnapshotLoadSeconds float64 `json:"snapshot_load_seconds,omitempty"`
 }
 
 // runBuild handles "build [--as-of TIME] [--snapshot FILE]": refresh the
@@ -43,10 +45,11 @@ type buildSummary struct {
 // database, "<db>.snapshot").
 func runBuild(ctx context.Context, env *Env, args []string) error {
 	var c common
-	fs := newFlagSet("build", "build [--as-of TIME] [--snapshot FILE]", &c)
+	fs := newFlagSet("build", "build [--as-of TIME] [--snapshot FILE] [--verify]", &c)
 	fs.SetOutput(env.Stderr)
 	asOfText := fs.String("as-of", "", "use only data before this RFC 3339 time (default: now)")
 	snapPath := fs.String("snapshot", "", "snapshot file to write (default: <db>.snapshot)")
+	verify := fs.Bool("verify", false, "read the snapshot back and check its version")
 	if err := parseFlags(fs, &c, args); err != nil {
 		return err
 	}
@@ -66,11 +69,7 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := features.Config{
-		Personas: features.PersonaConfig{Attributes: ac.Personas.Attributes, MinMembers: ac.Personas.MinMembers},
-		Windows:  features.WindowConfig{Peer: ac.Windows.Peer, Usage: ac.Windows.Usage},
-		Tier:     func(id string) models.Tier { return ac.TierOf(id, "") },
-	}
+	cfg := ac.Features()
 	if *snapPath == "" {
 		*snapPath = features.SnapshotPath(c.db)
 	}
@@ -109,6 +108,17 @@ func runBuild(ctx context.Context, env *Env, args []string) error {
 	sum.WriteSeconds = time.Since(t).Seconds()
 	sum.ElapsedSeconds = time.Since(began).Seconds()
 	sum.Version = snap.Version
+	if *verify {
+		t = time.Now()
+		back, err := features.ReadSnapshotFile(*snapPath)
+		if err != nil {
+			return err
+		}
+		if back.Version != snap.Version {
+			return fmt.Errorf("build: snapshot %s reads back as version %s, wrote %s", *snapPath, back.Version, snap.Version)
+		}
+		sum.SnapshotLoadSeconds = time.Since(t).Seconds()
+	}
 	sum.People, sum.Personas, sum.Entitlements = len(snap.People), len(snap.Personas), len(snap.Entitlements)
 	sum.Requests, sum.Grants = len(data.Requests), len(data.Grants)
 

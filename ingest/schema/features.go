@@ -8,7 +8,9 @@ package schema
 // usage_daily        per (person, entitlement, UTC day) from the events
 //
 //	view: calls, writes (read_only = false), errors (an error code),
-//	distinct services (event sources), first and last call.
+//	distinct services (event sources), first and last call, and
+//	active_slots: bit i set when there were calls in the i-th half hour of
+//	the day (UTC), so that use can be placed inside a grant's window.
 //
 // personas           one row per persona: kind is "attribute" (from the
 //
@@ -57,8 +59,10 @@ CREATE TABLE IF NOT EXISTS usage_daily (
 	errors      BIGINT NOT NULL,
 	services    BIGINT NOT NULL,
 	first_at    TIMESTAMP NOT NULL,
-	last_at     TIMESTAMP NOT NULL
+	last_at     TIMESTAMP NOT NULL,
+	active_slots BIGINT NOT NULL DEFAULT 0
 );
+ALTER TABLE usage_daily ADD COLUMN IF NOT EXISTS active_slots BIGINT DEFAULT 0;
 CREATE TABLE IF NOT EXISTS personas (
 	persona_id VARCHAR NOT NULL,
 	kind       VARCHAR NOT NULL,
