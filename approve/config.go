@@ -106,8 +106,17 @@ type RenewalConfig struct {
 	// MinCalls is the number of calls in the grant's window that counts as
 	// use.
 	MinCalls int `yaml:"min_calls" json:"min_calls"`
-	// ReviewTiers: unused grants of these tiers go to review, not revoke.
+	// ReviewTiers: grants of these tiers are renewed without a human only
+	// when used on at least MinActiveDays days; rarely used ones go to
+	// review. Unused ones are revoked like any other (see
+	// approve.ReviewRenewals).
 	ReviewTiers []models.Tier `yaml:"review_tiers" json:"review_tiers"`
+	// MinActiveDays is the number of days with use a grant of a review
+	// tier needs to be renewed without a human.
+	MinActiveDays int `yaml:"min_active_days" json:"min_active_days"`
+	// MinAge: a grant not used yet is judged unused only once held this
+	// long; a younger one goes to review as too new to judge.
+	MinAge time.Duration `yaml:"min_age" json:"min_age"`
 	// Apply carries revocations out in IAM Identity Center; false only
 	// reports them.
 	Apply                     bool   `yaml:"apply" json:"apply"`
@@ -174,10 +183,12 @@ func DefaultConfig() *Config {
 		Personas: features.DefaultConfig().Personas,
 		Windows:  features.DefaultConfig().Windows,
 		Renewal: RenewalConfig{
-			UnusedDays:  30,
-			Within:      7 * day,
-			MinCalls:    1,
-			ReviewTiers: []models.Tier{models.TierHigh, models.TierCritical},
+			UnusedDays:    30,
+			Within:        7 * day,
+			MinCalls:      1,
+			ReviewTiers:   []models.Tier{models.TierHigh, models.TierCritical},
+			MinActiveDays: 3,
+			MinAge:        7 * day,
 		},
 		Server: ServerConfig{
 			Listen:         "127.0.0.1:8080",

@@ -83,6 +83,13 @@ func (c *Config) Validate() error {
 		v.add("renewal.min_calls", "must not be negative, got %d", r.MinCalls)
 	}
 	v.tiers("renewal.review_tiers", r.ReviewTiers)
+	if r.MinActiveDays < 1 {
+		v.add("renewal.min_active_days", "must be at least 1, got %d", r.MinActiveDays)
+	}
+	v.positive("renewal.min_age", int64(r.MinAge))
+	if r.UnusedDays >= 1 && int64(r.MinAge) > int64(r.UnusedDays)*int64(day) {
+		v.add("renewal.min_age", "must not be longer than renewal.unused_days (%d days)", r.UnusedDays)
+	}
 	if r.Apply {
 		if !strings.HasPrefix(r.IdentityCenterInstanceARN, "arn:") {
 			v.add("renewal.identity_center_instance_arn", "apply: true needs the Identity Center instance ARN")

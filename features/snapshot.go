@@ -53,6 +53,10 @@ type Snapshot struct {
 	// ManagerSize is the number of people reporting to each manager (by the
 	// manager's user id), the Members of PeerManager groups.
 	ManagerSize map[string]int
+
+	// Renewal holds the grants in effect at AsOf with their use, for
+	// renewal review (see renewal.go).
+	Renewal Renewal
 }
 
 // PairKey keys a statistic by two ids.
