@@ -119,9 +119,10 @@
 //     combination (a contractor on a high tier) except through the features
 //     built for it. The policy's guardrails cover the combinations that
 //     must hold whatever the data says.
-//   - Labels are human decisions, so the model learns the reviewers'
-//     habits, biases included; automatic approvals are left out of training
-//     so that it does not confirm itself.
+//   - Labels are past decisions, so the model learns the reviewers'
+//     habits, biases included. Automatic approvals count as approvals (see
+//     Decided), so once jitscore auto-approves, it partly learns from
+//     itself (TODO(training) in train.go).
 //   - Features of a training request come from its week's start, so
 //     requests early in a week see up to six days less history than the
 //     server would give them.

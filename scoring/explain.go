@@ -123,7 +123,7 @@ func (sc *Score) Detail(f Feature) string {
 			return fmt.Sprintf("start date of %s unknown", who)
 		}
 		return fmt.Sprintf("%s started %d days ago", who, x.TenureDays)
-	case FContractor:
+	case FContractor, FContractorHighTier:
 		if !x.Contractor {
 			return fmt.Sprintf("%s is staff", who)
 		}

@@ -60,7 +60,9 @@ type Metrics struct {
 	AUC         float64   `json:"auc"`
 	ECE         float64   `json:"ece"`
 	Brier       float64   `json:"brier"`
-	AutoShare   float64   `json:"auto_share"` // auto-approvable share at ≤1% denied
+	AutoShare   float64   `json:"auto_share"`   // auto-approvable share at ≤1% denied
+	AutoShare2  float64   `json:"auto_share_2"` // the same at ≤2% denied
+	AutoShare5  float64   `json:"auto_share_5"` // the same at ≤5% denied
 	NTrain      int       `json:"n_train"`
 	NCalib      int       `json:"n_calib"`
 	NTest       int       `json:"n_test"`
@@ -194,24 +196,25 @@ func PriorModel(attrs []string, now time.Time) *Model {
 
 // priorWeights are log-odds per raw unit of each feature in PriorModel.
 var priorWeights = map[Feature]float64{
-	FPeerAttrGranted:  -2.0,
-	FPeerAttrUsed:     -1.0,
-	FHistApproved:     -0.3,
-	FHistDenied:       +1.0,
-	FHistUsed:         -0.5,
-	FEntApprovalRate:  -1.0,
-	FTier:             +0.6,
-	FDurationExcess:   +0.6,
-	FOffHours:         +0.5,
-	FNewHire:          +0.7,
-	FNoJustification:  +0.8,
-	FTicket:           -0.3,
-	FPersonUnused:     +1.0,
-	FPersonDenyRate:   +2.0,
-	FAttrDenyMax:      +2.0,
-	FUnknownRequester: +2.0,
-	FNewEntitlement:   +1.5,
-	FOutlier:          +0.5,
+	FPeerAttrGranted:    -2.0,
+	FPeerAttrUsed:       -1.0,
+	FHistApproved:       -0.3,
+	FHistDenied:         +1.0,
+	FHistUsed:           -0.5,
+	FEntApprovalRate:    -1.0,
+	FTier:               +0.6,
+	FDurationExcess:     +0.6,
+	FOffHours:           +0.5,
+	FNewHire:            +0.7,
+	FContractorHighTier: +1.0,
+	FNoJustification:    +0.8,
+	FTicket:             -0.3,
+	FPersonUnused:       +1.0,
+	FPersonDenyRate:     +2.0,
+	FAttrDenyMax:        +2.0,
+	FUnknownRequester:   +2.0,
+	FNewEntitlement:     +1.5,
+	FOutlier:            +0.5,
 }
 
 // priorReference is the reference request of PriorModel: even odds on
@@ -242,6 +245,7 @@ var monotone = map[Feature]float64{
 	FTier:               +1,
 	FDurationExcess:     +1,
 	FNewHire:            +1,
+	FContractorHighTier: +1,
 	FNoJustification:    +1,
 	FTicket:             -1,
 	FPersonUnused:       +1,

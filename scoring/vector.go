@@ -30,6 +30,7 @@ const (
 	FNewHire
 	FTenure
 	FContractor
+	FContractorHighTier
 	FNoJustification
 	FTicket
 	FJustificationLen
@@ -62,6 +63,7 @@ var featureNames = [NumFeatures]string{
 	FNewHire:            "new_hire",
 	FTenure:             "tenure",
 	FContractor:         "contractor",
+	FContractorHighTier: "contractor_high_tier",
 	FNoJustification:    "no_justification",
 	FTicket:             "justification_ticket",
 	FJustificationLen:   "justification_length",
@@ -142,6 +144,7 @@ const (
 	attrWeight        = 10  // m of the m-estimate for attribute deny rates
 	newHireDays       = 30
 	maxDurationExcess = 3 // doublings
+	maxUsedGrants     = 4
 )
 
 // contractorTypes are employment_type values (lower case) that mark
@@ -204,7 +207,7 @@ func Extract(s *features.Snapshot, r Request, attrs []string, v *Vector) Facts {
 
 	v[FHistApproved] = math.Log1p(float64(f.History.Approved))
 	v[FHistDenied] = math.Log1p(float64(f.History.Denied))
-	v[FHistUsed] = math.Log1p(float64(min(f.History.GrantsUsed, 4)))
+	v[FHistUsed] = float64(min(f.History.GrantsUsed, maxUsedGrants))
 
 	decided := f.Ent.Approved + f.Ent.Denied
 	v[FEntApprovalRate] = smoothRate(f.Ent.Approved, decided, 1-globalDeny, rateWeight)
@@ -235,6 +238,9 @@ func Extract(s *features.Snapshot, r Request, attrs []string, v *Vector) Facts {
 	}
 	if f.Contractor {
 		v[FContractor] = 1
+		if r.Tier.Rank() >= 2 {
+			v[FContractorHighTier] = 1
+		}
 	}
 
 	f.JustLen = len(r.Justification)

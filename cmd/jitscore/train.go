@@ -161,9 +161,11 @@ func printTrain(env *Env, s *trainSummary) {
 	fmt.Fprintf(w, "decided    %d requests, %s to %s\n", s.Decided, day(s.Model.WindowStart), day(s.Model.WindowEnd))
 	fmt.Fprintf(w, "slices     fit %d, calibrate %d, test %d (test from %s)\n",
 		s.Model.NTrain, s.Model.NCalib, s.Model.NTest, day(s.Model.TestStart))
-	fmt.Fprintf(w, "\n%-22s %7s %7s %7s %12s\n", "on the test slice", "AUC", "ECE", "Brier", "auto ≤1%den")
+	fmt.Fprintf(w, "\n%-18s %6s %6s %6s   %s\n", "on the test slice", "AUC", "ECE", "Brier",
+		"auto-approvable with at most 1% / 2% / 5% of them denied")
 	row := func(name string, m scoring.Metrics) {
-		fmt.Fprintf(w, "%-22s %7.3f %7.3f %7.3f %11.1f%%\n", name, m.AUC, m.ECE, m.Brier, 100*m.AutoShare)
+		fmt.Fprintf(w, "%-18s %6.3f %6.3f %6.3f   %5.1f%% / %5.1f%% / %5.1f%%\n", name, m.AUC, m.ECE, m.Brier,
+			100*m.AutoShare, 100*m.AutoShare2, 100*m.AutoShare5)
 	}
 	row("model", s.Model)
 	row("peer baseline", s.Baseline)
