@@ -100,11 +100,11 @@ func writeTables(ctx context.Context, conn *sql.Conn, s *Snapshot) error {
 			"median_time_to_use_seconds", "last_used_at", "as_of"}, len(ents),
 			func(i int) []driver.Value {
 				e := s.Entitlements[ents[i]]
-				return []driver.Value{e.ID, nullStr(e.App), nullStr(string(e.Tier)), e.Catalogued,
+				return []driver.Value{e.ID, schema.NullString(e.App), schema.NullString(string(e.Tier)), e.Catalogued,
 					e.CloudTrailBacked, int64(e.Requests), int64(e.Requesters), int64(e.Approved),
 					int64(e.Denied), ratio(e.Approved, e.Approved+e.Denied), ratio1(e.ReRequestRate, e.Requesters),
 					durSecs(e.MedianInterval), durSecs(e.MedianDuration), int64(e.Grants), int64(e.GrantsUsed),
-					ratio(e.GrantsUsed, e.Grants), durSecs(e.MedianTimeToUse), nullTime(e.LastUsedAt), asOf}
+					ratio(e.GrantsUsed, e.Grants), durSecs(e.MedianTimeToUse), schema.NullTime(e.LastUsedAt), asOf}
 			}},
 		{"peer_coverage", []string{"group_kind", "group_id", "entitlement", "members", "granted", "used",
 			"granted_share", "used_share", "as_of"}, len(covs),
@@ -131,7 +131,7 @@ func writeTables(ctx context.Context, conn *sql.Conn, s *Snapshot) error {
 				for j, e := range p.Unusual {
 					unusual[j] = e
 				}
-				return []driver.Value{p.User, nullStr(p.AttrPersona), p.OutlierScore,
+				return []driver.Value{p.User, schema.NullString(p.AttrPersona), p.OutlierScore,
 					int64(access[p.User]), unusual, asOf}
 			}},
 	}
@@ -169,21 +169,7 @@ func (s *Snapshot) accessCounts() map[string]int {
 
 func historyValues(h History, asOf time.Time) []driver.Value {
 	return []driver.Value{int64(h.Requests), int64(h.Approved), int64(h.Denied), int64(h.Grants),
-		int64(h.GrantsUsed), nullTime(h.LastGrantAt), nullTime(h.LastUsedAt), asOf}
-}
-
-func nullStr(s string) driver.Value {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullTime(t time.Time) driver.Value {
-	if t.IsZero() {
-		return nil
-	}
-	return t
+		int64(h.GrantsUsed), schema.NullTime(h.LastGrantAt), schema.NullTime(h.LastUsedAt), asOf}
 }
 
 // ratio is part / whole, NULL when whole is 0 (no basis, not zero).

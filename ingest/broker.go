@@ -393,19 +393,19 @@ func brokerColumns(kind TableKind, source string, recs []brokerRecord) ([]string
 					aliases[j] = a
 				}
 				a := id.Attributes
-				return []driver.Value{id.User, aliases, nullString(id.IdentityStoreID),
-					nullString(a["department"]), nullString(a["title"]), nullString(a["team"]),
-					nullString(a["manager"]), nullString(a["location"]), nullString(a["employment_type"]),
-					nullString(a["start_date"]), jsonAttrs(a)}
+				return []driver.Value{id.User, aliases, schema.NullString(id.IdentityStoreID),
+					schema.NullString(a["department"]), schema.NullString(a["title"]), schema.NullString(a["team"]),
+					schema.NullString(a["manager"]), schema.NullString(a["location"]), schema.NullString(a["employment_type"]),
+					schema.NullString(a["start_date"]), jsonAttrs(a)}
 			}
 	case TableEntitlements:
 		return []string{"entitlement", "app", "aws_account", "aws_role", "tier", "owner",
 				"description", "attributes"},
 			func(i int) []driver.Value {
 				e := recs[i].ent
-				return []driver.Value{e.ID, nullString(e.App), nullString(e.AWSAccount),
-					nullString(e.AWSRole), nullString(string(e.Tier)), nullString(e.Owner),
-					nullString(e.Description), jsonAttrs(recs[i].attrs)}
+				return []driver.Value{e.ID, schema.NullString(e.App), schema.NullString(e.AWSAccount),
+					schema.NullString(e.AWSRole), schema.NullString(string(e.Tier)), schema.NullString(e.Owner),
+					schema.NullString(e.Description), jsonAttrs(recs[i].attrs)}
 			}
 	}
 	return []string{"request_id", "requester", "entitlement", "requested_at", "status",
@@ -418,9 +418,9 @@ func brokerColumns(kind TableKind, source string, recs []brokerRecord) ([]string
 				dur = int64(q.Duration / time.Second)
 			}
 			return []driver.Value{q.RequestID, q.Requester, q.Entitlement, q.RequestedAt,
-				string(q.Status), dur, nullString(q.Justification), nullTime(q.DecidedAt),
-				nullString(q.DecidedBy), nullTime(q.GrantedAt), nullTime(q.ExpiresAt),
-				nullTime(q.RevokedAt), jsonAttrs(q.Attributes), source}
+				string(q.Status), dur, schema.NullString(q.Justification), schema.NullTime(q.DecidedAt),
+				schema.NullString(q.DecidedBy), schema.NullTime(q.GrantedAt), schema.NullTime(q.ExpiresAt),
+				schema.NullTime(q.RevokedAt), jsonAttrs(q.Attributes), source}
 		}
 }
 
@@ -522,20 +522,6 @@ func writeRejections(ctx context.Context, conn *sql.Conn, kind TableKind, source
 		len(rej), func(i int) []driver.Value {
 			return []driver.Value{source, "line " + strconv.Itoa(rej[i].Line), string(kind) + ": " + rej[i].Reason}
 		})
-}
-
-func nullString(s string) driver.Value {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullTime(t time.Time) driver.Value {
-	if t.IsZero() {
-		return nil
-	}
-	return t
 }
 
 // jsonAttrs passes attributes to the appender, which encodes a JSON column

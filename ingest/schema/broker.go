@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -137,4 +138,20 @@ func AppendRows(
 		}
 		return nil
 	})
+}
+
+// NullString is s as an appender value, NULL when empty.
+func NullString(s string) driver.Value {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// NullTime is t as an appender value, NULL when zero.
+func NullTime(t time.Time) driver.Value {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }
