@@ -116,9 +116,6 @@ func (s *Snapshot) GrantsByID(ids []string) (found []GrantUsage, missing []strin
 
 // addRenewal fills Snapshot.Renewal from the grants and the usage rows
 // addUsage kept (those ending before asOf). Call it after addUsage.
-//
-// TODO(features): a usage day whose calls straddle GrantedAt counts whole
-// for the grant, as in firstUse; the day rollup cannot split it.
 func (b *builder) addRenewal() {
 	stores := make(map[string]string, len(b.data.Identities))
 	for i := range b.data.Identities {
@@ -198,8 +195,13 @@ func (b *builder) addRenewal() {
 	b.snap.Renewal = Renewal{Grants: active, Trails: trails}
 }
 
-// measure sums the usage days (in day order, all ending before asOf) that
-// overlap the grant's window up to its end.
+// measure sums the usage days (in day order, all ending before asOf) with
+// calls inside the grant's window, placed to the half hour by the day's
+// activity slots.
+//
+// TODO(features): the calls and writes of a day with activity both inside
+// and outside the window count whole for the grant; the rollup keeps
+// counts per day, not per slot.
 func (u *GrantUsage) measure(days []*UsageDay) {
 	from, to := u.GrantedAt, u.End()
 	i := sort.Search(len(days), func(i int) bool { return !days[i].LastAt.Before(from) })
@@ -208,14 +210,14 @@ func (u *GrantUsage) measure(days []*UsageDay) {
 		if !d.FirstAt.Before(to) {
 			break
 		}
+		first, ok := d.activeWithin(from, to)
+		if !ok {
+			continue
+		}
 		u.Calls += d.Calls
 		u.Writes += d.Writes
 		u.Errors += d.Errors
 		u.ActiveDays++
-		first := d.FirstAt
-		if first.Before(from) {
-			first = from
-		}
 		if u.FirstUse.IsZero() {
 			u.FirstUse = first
 		}
