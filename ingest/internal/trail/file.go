@@ -80,8 +80,8 @@ const snippetLen = 512
 // memory with data, which must stay unmodified while they are used.
 //
 // A syntax error inside a document ends that document (its records before
-// the error were emitted); in a stream of values the scan resumes at the
-// next line that starts with '{' or '['. Objects that are not events (and
+// the error were emitted) and the scan resumes at the next line, after the
+// document's start, that starts with '{' or '[' (in NDJSON, the next line). Objects that are not events (and
 // not containers of events) make the input KindNotEvents when it holds
 // nothing else, and are emitted as unusable records otherwise.
 func Scan(data []byte, emit func(*Item)) Result {
@@ -143,13 +143,11 @@ func (s *scanner) run() Result {
 		}
 		end, err := s.top(i)
 		if err != nil {
-			off := i
-			var se *syntaxError
-			if errors.As(err, &se) {
-				off = max(se.off, i)
-			}
-			line := s.lineOf(min(off, len(b)))
-			next := nextValueLine(b, off)
+			// Resume at the next line that starts a value after this
+			// value's start: in NDJSON a broken line must not swallow
+			// the good line after it.
+			line := s.lineOf(i)
+			next := nextValueLine(b, i)
 			s.problem(fmt.Sprintf("line %d", line), err, b[i:min(next, len(b), i+snippetLen)])
 			i = skipWS(b, next)
 			continue

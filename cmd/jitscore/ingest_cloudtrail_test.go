@@ -1,0 +1,175 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ctCase returns a shared CloudTrail case folder, skipping (failing under
+// CI=true) when ../shared is missing beside the repository.
+func ctCase(t *testing.T, name string) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = filepath.Dir(dir)
+	}
+	p := filepath.Join(filepath.Dir(dir), "shared", "cases", "cloudtrail", name)
+	if _, err := os.Stat(p); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("shared case missing: %s", p)
+		}
+		t.Skipf("shared case missing: %s", p)
+	}
+	return p
+}
+
+func ctRun(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Logger: newLogger(&errb), Getenv: os.Getenv}
+	err = Run(context.Background(), env, args)
+	return out.String(), errb.String(), err
+}
+
+// TestIngestCloudTrailPrintsJSONSummaryAndSQLReadsIt runs the commands as a
+// user would: ingest with --format json, then query with sql in each format.
+func TestIngestCloudTrailPrintsJSONSummaryAndSQLReadsIt(t *testing.T) {
+	t.Parallel()
+	input := filepath.Join(ctCase(t, "a9-duplicate-across-files"), "input")
+	db := filepath.Join(t.TempDir(), "j.duckdb")
+	out, errOut, err := ctRun(t, "ingest", "cloudtrail", "--db", db, "--format", "json", input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, out)
+	}
+	for k, want := range map[string]float64{"events_loaded": 3, "duplicates": 1, "quarantined": 0, "skipped_files": 0, "files": 2} {
+		if got, ok := sum[k].(float64); !ok || got != want {
+			t.Errorf("%s = %v, want %v", k, sum[k], want)
+		}
+	}
+	if !strings.Contains(errOut, "3 events loaded, 1 duplicates") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("stderr = %q, want one summary line", errOut)
+	}
+
+	tests := []struct{ format, want string }{
+		{"csv", "actor,n\nalice@corp.example,1\nbob,1\ncarol@corp.example,1\n"},
+		{"json", `{"actor":"alice@corp.example","n":1}` + "\n" + `{"actor":"bob","n":1}` + "\n" + `{"actor":"carol@corp.example","n":1}` + "\n"},
+		{"table", "actor               n\nalice@corp.example  1\nbob                 1\ncarol@corp.example  1\n"},
+	}
+	for _, tc := range tests {
+		out, _, err := ctRun(t, "sql", "--db", db, "--format", tc.format,
+			"SELECT actor, count(*) AS n FROM events GROUP BY actor ORDER BY actor")
+		if err != nil {
+			t.Fatalf("sql --format %s: %v", tc.format, err)
+		}
+		if out != tc.want {
+			t.Errorf("sql --format %s:\n%s\nwant:\n%s", tc.format, out, tc.want)
+		}
+	}
+}
+
+// TestSQLRefusesAnythingButOneReadOnlyQuery pins the statements sql refuses.
+func TestSQLRefusesAnythingButOneReadOnlyQuery(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "r.duckdb")
+	if _, _, err := ctRun(t, "ingest", "cloudtrail", "--db", db, filepath.Join(ctCase(t, "a4-null-params"), "input")); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"DELETE FROM ct_events",
+		"DROP VIEW events",
+		"CREATE TABLE x AS SELECT 1",
+		"SELECT 1; DELETE FROM ct_events",
+		"COPY ct_events TO 'out.csv'",
+		"ATTACH 'other.duckdb'",
+		"PRAGMA database_list",
+		"INSERT INTO quarantine VALUES ('a','b','c','d',now())",
+	} {
+		if _, _, err := ctRun(t, "sql", "--db", db, q); err == nil {
+			t.Errorf("sql %q ran, want it refused", q)
+		}
+	}
+	out, _, err := ctRun(t, "sql", "--db", db, "--format", "csv", "WITH c AS (SELECT count(*) AS n FROM events) SELECT n FROM c")
+	if err != nil || out != "n\n3\n" {
+		t.Errorf("WITH query = %q, %v; want n=3", out, err)
+	}
+}
+
+// TestIngestCloudTrailBadArgumentsFailClearly checks usage errors.
+func TestIngestCloudTrailBadArgumentsFailClearly(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "b.duckdb")
+	tests := []struct {
+		args  []string
+		usage bool
+		want  string
+	}{
+		{[]string{"ingest", "cloudtrail", "--db", db}, true, "at least one"},
+		{[]string{"ingest", "cloudtrail", "--db", db, "--since", "soonish", "x"}, true, "--since"},
+		{[]string{"ingest", "cloudtrail", "--db", db, filepath.Join(t.TempDir(), "missing")}, false, "missing"},
+	}
+	for _, tc := range tests {
+		_, _, err := ctRun(t, tc.args...)
+		var ue usageError
+		if err == nil || errors.As(err, &ue) != tc.usage || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want usage=%v mentioning %q", tc.args, err, tc.usage, tc.want)
+		}
+	}
+}
+
+// TestParseSinceAcceptsTimesDatesAndAges pins --since parsing.
+func TestParseSinceAcceptsTimesDatesAndAges(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"2026-03-09T10:00:00+02:00": time.Date(2026, 3, 9, 8, 0, 0, 0, time.UTC),
+		"2026-03-01":                time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
+		"30d":                       now.Add(-30 * 24 * time.Hour),
+		"8h":                        now.Add(-8 * time.Hour),
+	} {
+		got, err := parseSince(in, now)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+}
+
+// TestWriteRowsFormatsValues pins nulls, times, quoting and key order.
+func TestWriteRowsFormatsValues(t *testing.T) {
+	t.Parallel()
+	cols := []string{"b", "a", "t"}
+	rows := [][]any{{"x,y", nil, time.Date(2026, 3, 9, 9, 0, 0, 0, time.UTC)}, {[]byte("z"), int64(3), true}}
+	tests := []struct{ format, want string }{
+		{"csv", "b,a,t\n\"x,y\",,2026-03-09T09:00:00Z\nz,3,true\n"},
+		{"json", `{"b":"x,y","a":null,"t":"2026-03-09T09:00:00Z"}` + "\n" + `{"b":"z","a":3,"t":true}` + "\n"},
+		{"table", "b    a  t\nx,y     2026-03-09T09:00:00Z\nz    3  true\n"},
+	}
+	for _, tc := range tests {
+		var buf bytes.Buffer
+		if err := writeRows(&buf, tc.format, cols, rows); err != nil {
+			t.Fatal(err)
+		}
+		if buf.String() != tc.want {
+			t.Errorf("%s:\n%q\nwant\n%q", tc.format, buf.String(), tc.want)
+		}
+	}
+	if err := writeRows(&bytes.Buffer{}, "xml", cols, rows); err == nil {
+		t.Error("unknown format accepted")
+	}
+}
