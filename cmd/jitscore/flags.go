@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/jitscore/jitscore/ingest/schema"
 )
@@ -41,9 +42,12 @@ func newFlagSet(name, usage string, c *common, formats ...string) *flag.FlagSet 
 	return fs
 }
 
-// parseFlags parses args and checks --format against formats.
+// parseFlags parses args and checks --format against formats. Flags may
+// come before or after the positional arguments ("ingest cloudtrail DIR
+// --db x" and "ingest cloudtrail --db x DIR" mean the same); "--" ends the
+// flags.
 func parseFlags(fs *flag.FlagSet, c *common, args []string, formats ...string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(interspersed(fs, args)); err != nil {
 		if err == flag.ErrHelp {
 			return errHelp
 		}
@@ -76,4 +80,43 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// interspersed moves the flags in args ahead of the positional arguments,
+// keeping both in order, so that the standard flag package (which stops at
+// the first positional) sees all of them. A flag's value is the next
+// argument unless the flag is boolean or written as -name=value.
+func interspersed(fs *flag.FlagSet, args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // flag.Parse reports it
+		}
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+			continue
+		}
+		if i+1 < len(args) {
+			flags = append(flags, args[i+1])
+			i++
+		}
+	}
+	if len(pos) == 0 {
+		return flags
+	}
+	return append(append(flags, "--"), pos...)
 }
