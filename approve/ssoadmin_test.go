@@ -2,146 +2,24 @@ package approve_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/ssoadmin"
-
 	"github.com/jitscore/jitscore/approve"
+	"github.com/jitscore/jitscore/approve/ssoadmintest"
 	"github.com/jitscore/jitscore/features"
 	"github.com/jitscore/jitscore/models"
 )
 
-const (
-	testInstance = "arn:aws:sso:::instance/ssoins-0000000000000000"
-	psReadOnly   = "arn:aws:sso:::permissionSet/ssoins-0000000000000000/ps-1111"
-	psPowerUser  = "arn:aws:sso:::permissionSet/ssoins-0000000000000000/ps-2222"
-)
+const testAccount = "111122223333"
 
-// ssoCall is one request the fake sso-admin server received: the
-// X-Amz-Target operation and the JSON body.
-type ssoCall struct {
-	Op   string
-	Body map[string]any
-}
-
-// fakeSSOAdmin speaks the sso-admin awsJson1_1 protocol on 127.0.0.1: two
-// permission sets (listed over two pages), a set of USER assignments, and
-// switches to make a deletion answer not found or the server fail.
-type fakeSSOAdmin struct {
-	t           *testing.T
-	mu          sync.Mutex
-	calls       []ssoCall
-	assigned    map[string]bool // account|permission set ARN|principal
-	deleteGone  bool            // DeleteAccountAssignment answers ResourceNotFoundException
-	failAll     bool            // every call answers 500
-	server      *httptest.Server
-	contentType string
-}
-
-func newFakeSSOAdmin(t *testing.T) *fakeSSOAdmin {
+// revoker returns a Revoker whose client talks only to s.
+func revoker(t *testing.T, s *ssoadmintest.Server) *approve.Revoker {
 	t.Helper()
-	f := &fakeSSOAdmin{t: t, assigned: map[string]bool{}}
-	f.server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.server.Close)
-	return f
-}
-
-func (f *fakeSSOAdmin) serve(w http.ResponseWriter, r *http.Request) {
-	target := r.Header.Get("X-Amz-Target")
-	op, ok := strings.CutPrefix(target, "SWBExternalService.")
-	if r.Method != http.MethodPost || !ok {
-		http.Error(w, "unexpected request "+r.Method+" "+target, http.StatusBadRequest)
-		return
-	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 Credential=AKIDJITSCORETEST/") {
-		http.Error(w, "unsigned request", http.StatusForbidden)
-		return
-	}
-	raw, _ := io.ReadAll(r.Body)
-	var body map[string]any
-	if err := json.Unmarshal(raw, &body); err != nil {
-		http.Error(w, "bad json", http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, ssoCall{Op: op, Body: body})
-	f.contentType = r.Header.Get("Content-Type")
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	if f.failAll {
-		w.WriteHeader(http.StatusInternalServerError)
-		io.WriteString(w, `{"__type":"InternalServerException","message":"boom"}`)
-		return
-	}
-	str := func(k string) string { s, _ := body[k].(string); return s }
-	var out any
-	switch op {
-	case "ListPermissionSets":
-		if str("NextToken") == "" {
-			out = map[string]any{"PermissionSets": []string{psReadOnly}, "NextToken": "page2"}
-		} else {
-			out = map[string]any{"PermissionSets": []string{psPowerUser}}
-		}
-	case "DescribePermissionSet":
-		name := map[string]string{psReadOnly: "ReadOnly", psPowerUser: "PowerUser"}[str("PermissionSetArn")]
-		out = map[string]any{"PermissionSet": map[string]any{"Name": name, "PermissionSetArn": str("PermissionSetArn")}}
-	case "ListAccountAssignments":
-		var as []map[string]any
-		for k := range f.assigned {
-			p := strings.Split(k, "|")
-			if p[0] == str("AccountId") && p[1] == str("PermissionSetArn") {
-				as = append(as, map[string]any{"AccountId": p[0], "PermissionSetArn": p[1],
-					"PrincipalId": p[2], "PrincipalType": "USER"})
-			}
-		}
-		out = map[string]any{"AccountAssignments": as}
-	case "DeleteAccountAssignment":
-		if f.deleteGone {
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"__type":"ResourceNotFoundException","message":"no such assignment"}`)
-			return
-		}
-		delete(f.assigned, str("TargetId")+"|"+str("PermissionSetArn")+"|"+str("PrincipalId"))
-		out = map[string]any{"AccountAssignmentDeletionStatus": map[string]any{
-			"Status": "IN_PROGRESS", "RequestId": "req-0001", "TargetId": str("TargetId")}}
-	default:
-		w.WriteHeader(http.StatusBadRequest)
-		io.WriteString(w, `{"__type":"UnknownOperationException","message":"`+op+`"}`)
-		return
-	}
-	json.NewEncoder(w).Encode(out)
-}
-
-// takeCalls returns the calls received so far and forgets them.
-func (f *fakeSSOAdmin) takeCalls() []ssoCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.calls
-	f.calls = nil
-	return c
-}
-
-// revoker returns a Revoker whose client talks only to the fake server,
-// with static fake credentials and no retries.
-func (f *fakeSSOAdmin) revoker(t *testing.T) *approve.Revoker {
-	t.Helper()
-	client := ssoadmin.New(ssoadmin.Options{
-		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(f.server.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDJITSCORETEST", "fake-secret", ""),
-		RetryMaxAttempts: 1,
-	})
-	r, err := approve.NewRevoker(client, approve.RevokerOptions{InstanceARN: testInstance,
+	r, err := approve.NewRevoker(s.Client(), approve.RevokerOptions{InstanceARN: ssoadmintest.Instance,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -151,48 +29,60 @@ func (f *fakeSSOAdmin) revoker(t *testing.T) *approve.Revoker {
 
 func revokeGrant(id, storeID, role string) features.GrantUsage {
 	return features.GrantUsage{
-		Grant:           models.Grant{RequestID: id, Requester: "bob@x.io", Entitlement: "aws:111122223333:" + role},
+		Grant:           models.Grant{RequestID: id, Requester: "bob@x.io", Entitlement: "aws:" + testAccount + ":" + role},
 		Person:          "bob@x.io",
 		IdentityStoreID: storeID,
-		AWSAccount:      "111122223333",
+		AWSAccount:      testAccount,
 		AWSRole:         role,
 	}
 }
 
+func ops(calls []ssoadmintest.Call) []string {
+	var out []string
+	for _, c := range calls {
+		out = append(out, c.Op)
+	}
+	return out
+}
+
 func TestRevokerDeletesTheAssignmentWithExactCallsThenIsIdempotent(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	f := newFakeSSOAdmin(t)
-	f.assigned["111122223333|"+psPowerUser+"|u-bob"] = true
-	rev := f.revoker(t)
+	s := ssoadmintest.New(t, "ReadOnly", "PowerUser")
+	s.Assign(testAccount, "PowerUser", "u-bob")
+	s.Assign(testAccount, "PowerUser", "u-carol")
+	rev := revoker(t, s)
 	ctx := context.Background()
 
 	a := rev.Revoke(ctx, revokeGrant("g1", "u-bob", "PowerUser"))
 	if a.Result != approve.ApplyDeleted || !a.Gone() {
 		t.Fatalf("first revoke = %+v, want deleted", a)
 	}
-	got := f.takeCalls()
-	want := []ssoCall{
-		{"ListPermissionSets", map[string]any{"InstanceArn": testInstance}},
-		{"DescribePermissionSet", map[string]any{"InstanceArn": testInstance, "PermissionSetArn": psReadOnly}},
-		{"ListPermissionSets", map[string]any{"InstanceArn": testInstance, "NextToken": "page2"}},
-		{"DescribePermissionSet", map[string]any{"InstanceArn": testInstance, "PermissionSetArn": psPowerUser}},
-		{"ListAccountAssignments", map[string]any{"InstanceArn": testInstance, "AccountId": "111122223333",
-			"PermissionSetArn": psPowerUser}},
-		{"DeleteAccountAssignment", map[string]any{"InstanceArn": testInstance, "PermissionSetArn": psPowerUser,
-			"PrincipalId": "u-bob", "PrincipalType": "USER", "TargetId": "111122223333", "TargetType": "AWS_ACCOUNT"}},
+	in, ro, pu := ssoadmintest.Instance, ssoadmintest.PermissionSetARN("ReadOnly"), ssoadmintest.PermissionSetARN("PowerUser")
+	want := []ssoadmintest.Call{
+		{Op: "ListPermissionSets", Body: map[string]any{"InstanceArn": in}},
+		{Op: "DescribePermissionSet", Body: map[string]any{"InstanceArn": in, "PermissionSetArn": ro}},
+		{Op: "ListPermissionSets", Body: map[string]any{"InstanceArn": in, "NextToken": "x"}},
+		{Op: "DescribePermissionSet", Body: map[string]any{"InstanceArn": in, "PermissionSetArn": pu}},
+		{Op: "ListAccountAssignments", Body: map[string]any{"InstanceArn": in, "AccountId": testAccount,
+			"PermissionSetArn": pu}},
+		{Op: "DeleteAccountAssignment", Body: map[string]any{"InstanceArn": in, "PermissionSetArn": pu,
+			"PrincipalId": "u-bob", "PrincipalType": "USER", "TargetId": testAccount, "TargetType": "AWS_ACCOUNT"}},
 	}
-	if !reflect.DeepEqual(got, want) {
+	if got := s.TakeCalls(); !reflect.DeepEqual(got, want) {
 		t.Errorf("calls:\n got %v\nwant %v", got, want)
 	}
-	if f.contentType != "application/x-amz-json-1.1" {
-		t.Errorf("content type %q, want application/x-amz-json-1.1", f.contentType)
+	if ct := s.ContentType(); ct != "application/x-amz-json-1.1" {
+		t.Errorf("content type %q, want application/x-amz-json-1.1", ct)
 	}
-	if len(a.Calls) != len(want) || a.Calls[len(a.Calls)-1].Operation != "DeleteAccountAssignment" ||
-		!strings.Contains(a.Calls[len(a.Calls)-1].Detail, "IN_PROGRESS") {
+	if s.Assigned(testAccount, "PowerUser", "u-bob") || !s.Assigned(testAccount, "PowerUser", "u-carol") {
+		t.Error("the wrong assignment was deleted")
+	}
+	last := a.Calls[len(a.Calls)-1]
+	if len(a.Calls) != len(want) || last.Operation != "DeleteAccountAssignment" || !strings.Contains(last.Detail, "IN_PROGRESS") {
 		t.Errorf("recorded calls %+v do not match the calls made", a.Calls)
 	}
 	for _, c := range a.Calls {
-		if strings.Contains(c.Input, "fake-secret") || strings.Contains(c.Input, "AKID") {
+		if strings.Contains(c.Input, "fake-secret") || strings.Contains(c.Input, ssoadmintest.AccessKey) {
 			t.Errorf("recorded call carries credentials: %s", c.Input)
 		}
 	}
@@ -203,47 +93,42 @@ func TestRevokerDeletesTheAssignmentWithExactCallsThenIsIdempotent(t *testing.T)
 	if again.Result != approve.ApplyAlreadyAbsent {
 		t.Errorf("second revoke = %+v, want already_absent", again)
 	}
-	if got := f.takeCalls(); len(got) != 1 || got[0].Op != "ListAccountAssignments" {
+	if got := ops(s.TakeCalls()); !reflect.DeepEqual(got, []string{"ListAccountAssignments"}) {
 		t.Errorf("second revoke made calls %v, want only ListAccountAssignments", got)
 	}
 }
 
 func TestRevokerOutcomes(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	lookup := []string{"ListPermissionSets", "DescribePermissionSet", "ListPermissionSets", "DescribePermissionSet"}
 	tests := []struct {
 		name   string
-		setup  func(*fakeSSOAdmin)
+		setup  func(*ssoadmintest.Server)
 		grant  features.GrantUsage
 		result string
 		ops    []string
 	}{
 		{"deletion racing a removal counts as absent",
-			func(f *fakeSSOAdmin) { f.assigned["111122223333|"+psReadOnly+"|u-bob"] = true; f.deleteGone = true },
+			func(s *ssoadmintest.Server) { s.Assign(testAccount, "ReadOnly", "u-bob"); s.SetDeleteGone(true) },
 			revokeGrant("g", "u-bob", "ReadOnly"), approve.ApplyAlreadyAbsent,
-			[]string{"ListPermissionSets", "DescribePermissionSet", "ListPermissionSets", "DescribePermissionSet",
-				"ListAccountAssignments", "DeleteAccountAssignment"}},
-		{"no identity store id is skipped without a call", func(*fakeSSOAdmin) {},
+			append(lookup, "ListAccountAssignments", "DeleteAccountAssignment")},
+		{"no identity store id is skipped without a call", func(*ssoadmintest.Server) {},
 			revokeGrant("g", "", "ReadOnly"), approve.ApplySkipped, nil},
-		{"unknown permission set fails", func(*fakeSSOAdmin) {},
-			revokeGrant("g", "u-bob", "NoSuchSet"), approve.ApplyFailed,
-			[]string{"ListPermissionSets", "DescribePermissionSet", "ListPermissionSets", "DescribePermissionSet"}},
-		{"server error fails", func(f *fakeSSOAdmin) { f.failAll = true },
+		{"unknown permission set fails", func(*ssoadmintest.Server) {},
+			revokeGrant("g", "u-bob", "NoSuchSet"), approve.ApplyFailed, lookup},
+		{"server error fails", func(s *ssoadmintest.Server) { s.SetFailAll(true) },
 			revokeGrant("g", "u-bob", "ReadOnly"), approve.ApplyFailed, []string{"ListPermissionSets"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeSSOAdmin(t)
-			tc.setup(f)
-			a := f.revoker(t).Revoke(context.Background(), tc.grant)
+			s := ssoadmintest.New(t, "ReadOnly", "PowerUser")
+			tc.setup(s)
+			a := revoker(t, s).Revoke(context.Background(), tc.grant)
 			if a.Result != tc.result {
 				t.Errorf("result %s (%s), want %s", a.Result, a.Detail, tc.result)
 			}
-			var ops []string
-			for _, c := range f.takeCalls() {
-				ops = append(ops, c.Op)
-			}
-			if !reflect.DeepEqual(ops, tc.ops) {
-				t.Errorf("calls %v, want %v", ops, tc.ops)
+			if got := ops(s.TakeCalls()); !reflect.DeepEqual(got, tc.ops) {
+				t.Errorf("calls %v, want %v", got, tc.ops)
 			}
 			if len(a.Calls) != len(tc.ops) {
 				t.Errorf("%d calls recorded, %d made", len(a.Calls), len(tc.ops))
@@ -254,9 +139,9 @@ func TestRevokerOutcomes(t *testing.T) {
 
 func TestApplyRevocationsTouchesOnlyRevokes(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	f := newFakeSSOAdmin(t)
-	f.assigned["111122223333|"+psReadOnly+"|u-bob"] = true
-	f.assigned["111122223333|"+psPowerUser+"|u-bob"] = true
+	s := ssoadmintest.New(t, "ReadOnly", "PowerUser")
+	s.Assign(testAccount, "ReadOnly", "u-bob")
+	s.Assign(testAccount, "PowerUser", "u-bob")
 	rs := []models.Renewal{
 		{RequestID: "keep", Action: models.RenewalRenew},
 		{RequestID: "ask", Action: models.RenewalReview},
@@ -265,11 +150,11 @@ func TestApplyRevocationsTouchesOnlyRevokes(t *testing.T) {
 	}
 	grants := []features.GrantUsage{revokeGrant("keep", "u-bob", "ReadOnly"), revokeGrant("ask", "u-bob", "ReadOnly"),
 		revokeGrant("drop", "u-bob", "PowerUser")}
-	got := approve.ApplyRevocations(context.Background(), f.revoker(t), rs, grants)
+	got := approve.ApplyRevocations(context.Background(), revoker(t, s), rs, grants)
 	if len(got) != 2 || got["drop"].Result != approve.ApplyDeleted || got["lost"].Result != approve.ApplySkipped {
 		t.Errorf("applied %+v, want drop deleted and lost skipped only", got)
 	}
-	if !f.assigned["111122223333|"+psReadOnly+"|u-bob"] || f.assigned["111122223333|"+psPowerUser+"|u-bob"] {
-		t.Errorf("assignments after apply %v, want only ReadOnly left", f.assigned)
+	if !s.Assigned(testAccount, "ReadOnly", "u-bob") || s.Assigned(testAccount, "PowerUser", "u-bob") {
+		t.Error("apply touched an assignment other than the revoked grant's")
 	}
 }
