@@ -183,7 +183,7 @@ func Decide(in Input) (models.ScoreResponse, AuditRecord) {
 	if limit, ok := g.MaxDuration[tier]; ok && dur > limit {
 		d.guard(GuardMaxDuration, models.DecisionReview,
 			fmt.Sprintf("requested %s; tier %s allows at most %s without review",
-				models.FormatDuration(dur), tier, models.FormatDuration(limit)))
+				scoring.ShortDuration(dur), tier, scoring.ShortDuration(limit)))
 	}
 	var person *features.Person
 	if snap != nil && invalid == "" {

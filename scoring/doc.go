@@ -21,7 +21,7 @@
 //	peer_manager_granted  the same for people under the same manager (PeerManager); [0, 1]; −
 //	history_approved      log(1 + requests of this entitlement approved for the requester); [0, ~4]; −
 //	history_denied        log(1 + requests of it denied for the requester); [0, ~4]; +
-//	history_used          log(1 + min(earlier grants of it used, 4)); [0, 1.61]; −
+//	history_used          earlier grants of it used, up to 4; [0, 4]; −
 //	entitlement_approval_rate  smoothRate(approved, decided, 1 − global deny rate, 5); [0, 1]; −
 //	entitlement_used_share     smoothRate(grants used, grants, 0.5, 5); [0, 1]; free
 //	entitlement_requesters     log(1 + distinct requesters); free
@@ -104,7 +104,7 @@
 // While there are fewer than 200 decided requests, or fewer than 20 of
 // either outcome in the fitting slice, Train returns PriorModel: hand-set
 // log-odds per raw unit (peer_attr_granted −2.0, peer_attr_used −1.0,
-// history_approved −0.3, history_denied +1.0, history_used −0.5,
+// history_approved −0.3, history_denied +1.0, history_used −0.3,
 // entitlement_approval_rate −1.0, tier +0.6, duration_excess +0.6,
 // off_hours +0.5, new_hire +0.7, no_justification +0.8,
 // justification_ticket −0.3, requester_unused_grants +1.0,

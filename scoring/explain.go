@@ -3,6 +3,7 @@ package scoring
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/jitscore/jitscore/models"
@@ -109,15 +110,15 @@ func (sc *Score) Detail(f Feature) string {
 			return "no requested or typical duration to compare"
 		}
 		return fmt.Sprintf("requested %s; this entitlement is usually granted for %s",
-			models.FormatDuration(x.Duration), models.FormatDuration(x.TypicalLength))
+			ShortDuration(x.Duration), ShortDuration(x.TypicalLength))
 	case FOffHours:
 		if x.Weekday == time.Saturday || x.Weekday == time.Sunday {
 			return fmt.Sprintf("requested on a %s", x.Weekday)
 		}
 		if sc.Vector[FOffHours] == 0 {
-			return fmt.Sprintf("requested at %02d:00 UTC, within working hours", x.Hour)
+			return fmt.Sprintf("requested at %02d:%02d UTC, within working hours", x.Hour, x.Minute)
 		}
-		return fmt.Sprintf("requested at %02d:00 UTC, outside working hours", x.Hour)
+		return fmt.Sprintf("requested at %02d:%02d UTC, outside working hours", x.Hour, x.Minute)
 	case FNewHire, FTenure:
 		if x.TenureDays < 0 {
 			return fmt.Sprintf("start date of %s unknown", who)
@@ -172,6 +173,22 @@ func (sc *Score) Detail(f Feature) string {
 			who, outlierWords(x.OutlierScore), x.OutlierScore)
 	}
 	return f.String()
+}
+
+// ShortDuration writes a duration the way a reviewer reads it: 48h as
+// "2d", 4h0m0s as "4h", 90m as "1h30m", rounded to the minute.
+func ShortDuration(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return models.FormatDuration(d)
+	}
+	s := d.Round(time.Minute).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func peerSentence(k, n int, groupName, verb string, window time.Duration) string {

@@ -200,7 +200,7 @@ var priorWeights = map[Feature]float64{
 	FPeerAttrUsed:       -1.0,
 	FHistApproved:       -0.3,
 	FHistDenied:         +1.0,
-	FHistUsed:           -0.5,
+	FHistUsed:           -0.3,
 	FEntApprovalRate:    -1.0,
 	FTier:               +0.6,
 	FDurationExcess:     +0.6,

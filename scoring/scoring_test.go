@@ -298,7 +298,7 @@ func TestReasonsQuoteCounts(t *testing.T) {
 	long.Duration = 24 * time.Hour
 	lsc := m.Score(st.Org(), long)
 	if got := lsc.Detail(scoring.FDurationExcess); got !=
-		"requested 1d; this entitlement is usually granted for 4h0m0s" {
+		"requested 1d; this entitlement is usually granted for 4h" {
 		t.Errorf("duration sentence %q", got)
 	}
 	rs := sc.Reasons(5)
@@ -384,6 +384,24 @@ func TestWeekStart(t *testing.T) {
 		tm, _ := time.Parse(time.RFC3339, in)
 		if got := scoring.WeekStart(tm).Format(time.RFC3339); got != want {
 			t.Errorf("WeekStart(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestDurationSentence(t *testing.T) {
+	t.Parallel()
+	m := scoring.PriorModel(attrs, time.Now())
+	for d, want := range map[time.Duration]string{
+		30 * time.Minute: "requested 30m;",
+		90 * time.Minute: "requested 1h30m;",
+		8 * time.Hour:    "requested 8h;",
+		48 * time.Hour:   "requested 2d;",
+	} {
+		r := routine(t)
+		r.Duration = d
+		sc := m.Score(st.Org(), r)
+		if got := sc.Detail(scoring.FDurationExcess); !strings.HasPrefix(got, want) {
+			t.Errorf("%v: %q, want prefix %q", d, got, want)
 		}
 	}
 }

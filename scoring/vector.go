@@ -122,7 +122,7 @@ type Facts struct {
 	Tier          models.Tier
 	Duration      time.Duration
 	TypicalLength time.Duration
-	Hour          int
+	Hour, Minute  int
 	Weekday       time.Weekday
 	TenureDays    int // -1 when the start date is unknown
 	Employment    string
@@ -221,7 +221,7 @@ func Extract(s *features.Snapshot, r Request, attrs []string, v *Vector) Facts {
 	}
 	if !r.RequestedAt.IsZero() {
 		t := r.RequestedAt.UTC()
-		f.Hour, f.Weekday = t.Hour(), t.Weekday()
+		f.Hour, f.Minute, f.Weekday = t.Hour(), t.Minute(), t.Weekday()
 		if offHours(t) {
 			v[FOffHours] = 1
 		}
