@@ -159,7 +159,7 @@ func personaRows(r *approve.Report) [][]any {
 }
 
 var entitlementColumns = []string{"entitlement", "app", "tier", "catalogued", "requests", "requesters",
-	"approval_rate", "re_request_rate", "median_interval", "median_duration", "grants", "grants_used",
+	"approved", "denied", "approval_rate", "re_request_rate", "median_interval", "median_duration", "grants", "grants_used",
 	"unused_share", "median_time_to_use", "last_used_at", "users", "top_users", "user_personas",
 	"standing_holders", "standing_unused", "candidate", "candidate_reason"}
 
@@ -171,7 +171,7 @@ func entitlementRows(r *approve.Report) [][]any {
 			last = e.LastUsedAt
 		}
 		rows = append(rows, []any{e.ID, e.App, string(e.Tier), e.Catalogued, e.Requests, e.Requesters,
-			cellRate(e.ApprovalRt), cellRate(&e.ReRequest), e.MedianEvery, e.MedianLen, e.Grants, e.GrantsUsed,
+			e.Approved, e.Denied, cellRate(e.ApprovalRt), cellRate(&e.ReRequest), e.MedianEvery, e.MedianLen, e.Grants, e.GrantsUsed,
 			cellRate(e.UnusedShare), e.MedianToUse, last, e.Users, e.TopUsers, e.UserPersonas,
 			e.Standing, e.StandingUnused, e.Candidate, e.Why})
 	}
