@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -28,6 +29,8 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	region := fs.String("region", "", "S3 region (default: from the AWS configuration, else us-east-1)")
 	rescan := fs.Bool("rescan", false, "read files again even when unchanged since they were loaded")
 	concurrency := fs.Int("concurrency", 0, "files read at once (default: CPU count, 8 for S3)")
+	batch := fs.Int("batch-events", 0, "events per transaction (default 100000)")
+	memLimit := fs.String("memory-limit", "512MB", "DuckDB memory limit for this load (DuckDB size syntax); empty keeps DuckDB's default of 80% of RAM")
 	if err := parseFlags(fs, &c, args); err != nil {
 		return err
 	}
@@ -39,6 +42,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 		Region:      *region,
 		Rescan:      *rescan,
 		Concurrency: *concurrency,
+		BatchEvents: *batch,
 		Logger:      env.Logger,
 	}
 	if *since != "" {
@@ -72,6 +76,16 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	if *memLimit != "" {
+		// DuckDB otherwise caches written blocks up to most of the
+		// machine's memory; a scheduled ingest should stay small.
+		if !memLimitRE.MatchString(*memLimit) {
+			return usageError{fmt.Sprintf("--memory-limit %q: want a size such as 512MB or 2GiB", *memLimit)}
+		}
+		if _, err := db.ExecContext(ctx, "SET memory_limit = '"+*memLimit+"'"); err != nil {
+			return usageError{fmt.Sprintf("--memory-limit %q: %v", *memLimit, err)}
+		}
+	}
 	sum, err := ingest.LoadCloudTrail(ctx, db, fs.Args(), opts)
 	if err != nil {
 		return fmt.Errorf("ingest cloudtrail: %w", err)
@@ -90,6 +104,9 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	}
 	return nil
 }
+
+// memLimitRE accepts DuckDB sizes; checked because SET takes no parameter.
+var memLimitRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|B)$`)
 
 // parseSince reads --since: an RFC 3339 time, a UTC date, or an age before
 // now (30d, 12h, PT8H).

@@ -245,7 +245,7 @@ func duck(dir, dbPath string) error {
 	ctx := context.Background()
 	glob := filepath.Join(dir, "**", "*.json.gz")
 	start := time.Now()
-	if _, err := db.ExecContext(ctx, `CREATE TABLE raw_events AS SELECT unnest(Records, recursive := false) AS r FROM read_json(?, maximum_object_size = 1073741824)`, glob); err != nil {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE raw_events AS SELECT unnest(Records, recursive := false) AS r FROM read_json(?, maximum_object_size = 67108864)`, glob); err != nil {
 		return err
 	}
 	var n int
