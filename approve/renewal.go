@@ -68,7 +68,9 @@ type RenewalInput struct {
 //  2. Verdict. Used with idle time under u days: renew (renewal:in_use).
 //     Otherwise (never used, or idle for u days or more): revoke
 //     (renewal:unused). A grant never used but held for less than
-//     renewal.min_age is too new to judge: review (renewal:too_new).
+//     renewal.min_age and for less than half its length is too new to
+//     judge: review (renewal:too_new). An 8-hour grant unused for 5 hours
+//     is judged; a 30-day grant unused for 2 days is not.
 //  3. Guards, each of which can only turn the verdict into review:
 //     - the requester has no identity record (renewal:no_identity);
 //     - revoke, but the entitlement is not an AWS one, so CloudTrail cannot
@@ -198,11 +200,11 @@ func reviewGrant(cfg *Config, snap *features.Snapshot, at time.Time, g *features
 	case f.used && f.idle < unused:
 		decide = models.Reason{Factor: RenewalInUse, Contribution: -1,
 			Detail: fmt.Sprintf("used %s ago, within renewal.unused_days (%d)", days(f.idle), rc.UnusedDays)}
-	case !f.used && f.held < rc.MinAge && f.idle < unused:
+	case !f.used && f.held < rc.MinAge && 2*f.held < g.ExpiresAt.Sub(g.GrantedAt) && f.idle < unused:
 		action = models.RenewalReview
 		decide = models.Reason{Factor: RenewalTooNew, Contribution: 1,
-			Detail: fmt.Sprintf("not used yet, but held only %s, less than renewal.min_age (%s); too new to judge",
-				days(f.held), models.FormatDuration(rc.MinAge))}
+			Detail: fmt.Sprintf("not used yet, but held only %s, less than renewal.min_age (%s) and less than "+
+				"half its length; too new to judge", days(f.held), models.FormatDuration(rc.MinAge))}
 	default:
 		action = models.RenewalRevoke
 		what := fmt.Sprintf("not used in the %s it has been held", days(f.held))
