@@ -71,6 +71,7 @@ type demoDecision struct {
 	RequestID      string          `json:"request_id"`
 	Requester      string          `json:"requester"`
 	Entitlement    string          `json:"entitlement"`
+	Tier           models.Tier     `json:"tier,omitempty"`
 	Real           bool            `json:"real_actor"`
 	Risk           float64         `json:"risk"`
 	Decision       models.Decision `json:"decision"`
@@ -440,7 +441,7 @@ func (s *demoSummary) read(outs [][]byte) error {
 	}
 	s.Decisions = make([]demoDecision, len(decided))
 	for i, d := range decided {
-		s.Decisions[i] = demoDecision{RequestID: d.RequestID, Risk: d.Risk,
+		s.Decisions[i] = demoDecision{RequestID: d.RequestID, Risk: d.Risk, Tier: d.Tier,
 			Decision: d.Decision, PolicyDecision: d.PolicyDecision}
 		if len(d.Reasons) > 0 {
 			s.Decisions[i].TopReason = &d.Reasons[0]
