@@ -218,6 +218,13 @@ func nullable(s string) driver.Value {
 }
 
 // append adds one event row, in ct_events column order.
+//
+// TODO(ingest-perf): one goroutine feeds the row-wise Appender (about 24
+// cgo calls per event) and DuckDB's commit compresses the batch on one
+// thread; together they cost most of the load's CPU, far from the
+// 250,000 events/s target (see scripts/bench_ingest.sh). Writing whole
+// data chunks through vector writers, or two appenders on two connections
+// committing alternate batches, is the next step.
 func (w *writer) append(e *models.Event, source string) error {
 	r := w.row
 	r[0] = e.EventID

@@ -79,6 +79,9 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	if *memLimit != "" {
 		// DuckDB otherwise caches written blocks up to most of the
 		// machine's memory; a scheduled ingest should stay small.
+		// TODO(ingest-memory): peak RSS still grows past the limit on
+		// large loads (about 700 MiB for 100,000 events, 1.5 GiB for
+		// 1,000,000), outside the Go heap (under 100 MiB); not yet traced.
 		if !memLimitRE.MatchString(*memLimit) {
 			return usageError{fmt.Sprintf("--memory-limit %q: want a size such as 512MB or 2GiB", *memLimit)}
 		}
