@@ -2,7 +2,7 @@
 // calibrated risk: the probability that a careful reviewer would not
 // approve the request. It owns the feature vector, the model (fitting,
 // calibration, the cold-start prior), the per-factor explanation and model
-// persistence. Prediction is a few map lookups and 26 multiply-adds: no
+// persistence. Prediction is a few map lookups and one multiply-add per feature: no
 // I/O, and allocation only for the attribute lookup keys and the reason
 // sentences.
 //
@@ -12,7 +12,9 @@
 // strictly before its AsOf) and the request itself. Shares are smoothed so
 // that small groups count for less: smoothShare(k, n) = (k + 2·0.1)/(n + 2)
 // pulls toward a 10% prior share, and smoothRate(k, n, p, m) = (k + m·p)/(n + m)
-// is the m-estimate toward a prior rate p.
+// is the m-estimate toward a prior rate p. Peer groups leave the requester
+// out (features.Snapshot.AttrCoverage and friends), so holding an
+// entitlement oneself never counts as peer support.
 //
 //	peer_attr_granted     share of the requester's attribute persona (PeerAttr) granted the
 //	                      entitlement in the peer window; smoothShare; [0, 1]; sign −
@@ -32,6 +34,7 @@
 //	new_hire              1 when the start date is under 30 days before the request; +
 //	tenure                log(1 + days since start_date); log(731) when unknown; free
 //	contractor            1 when employment_type is contractor, vendor, temp or external; free
+//	contractor_high_tier  1 for a contractor asking for a high or critical tier; +
 //	no_justification      1 when the justification is empty or blank; +
 //	justification_ticket  1 when it cites a tracker key such as OPS-1234; −
 //	justification_length  0 empty, 1 under 20 bytes, 2 under 80, 3 longer; free
@@ -84,20 +87,24 @@
 //
 // # Worked example
 //
-// Alice (Payments / Backend Engineer) asks for PaymentsDeploy for 2h on a
-// Tuesday at 10:00 UTC with "deploy hotfix OPS-1234". Seven of the nine in
-// her persona were granted it in the last 90 days: peer_attr_granted =
-// (7 + 0.2)/(9 + 2) = 0.65; six used it: peer_attr_used = 0.56. She was
-// granted it 4 times and used it each time: history_approved = log 5 = 1.61,
-// history_used = log 5 = 1.61. Of 60 decided requests 57 were approved:
-// entitlement_approval_rate = (57 + 5·0.87)/(60 + 5) = 0.94. Medium tier,
-// tier = 1; 2h against a 4h median, duration_excess = 0. Under the prior
-// model (below) s = −0.5 + (−2.0)(0.65) + (−1.0)(0.56) + (−0.3)(1.61)
-// + (−0.5)(1.61) + (−1.0)(0.94) + 0.6·1 + (−0.3)·1 + 1.0·0.17 + 2.0·0.03
-// + 2.0·0.03 ≈ −4.0, a risk of about 0.02: under the default 0.15
-// auto-approve threshold. Had she asked for AdministratorAccess, which no
-// one in her persona holds, peer coverage falls to 0.02, the tier to 3,
-// and the entitlement is new: s ≈ +3.3, a risk of about 0.96.
+// Alice (Payments / Backend Engineer) asks for PaymentsDeploy (medium) for
+// 2h on a Tuesday at 10:00 UTC with "deploy hotfix OPS-1234", scored by the
+// cold-start prior. Six of her eight peers (the persona without her) were
+// granted it in the last 90 days: peer_attr_granted = (6 + 0.2)/(8 + 2) =
+// 0.62; five used it: peer_attr_used = 0.52. She was granted it 4 times and
+// used it each time: history_approved = log 5 = 1.61, history_used = 4. Of
+// 60 decided requests for it 57 were approved: entitlement_approval_rate =
+// (57 + 5·0.87)/(60 + 5) = 0.94. 2h against a 4h median: duration_excess =
+// 0. Contributions, in log-odds from the prior's reference request (base
+// −2.20): history_used −0.3·4 = −1.20, history_approved −0.48,
+// attribute_deny_max −0.33 (1 of 36 Backend Engineer requests for it
+// denied), requester_deny_rate −0.31, justification_ticket −0.30,
+// peer_attr_granted −2.0·(0.62 − 0.5) = −0.24, entitlement_approval_rate
+// −0.14, the rest −0.10: logit = −5.31, a risk of 0.005, under the default
+// 0.15 auto-approve threshold. Had she asked for AdministratorAccess, which
+// no peer holds: peer coverage falls to 0.02 (+0.96, +0.48), the tier is
+// critical (+1.20) and the entitlement is new (+1.50): logit = +1.04, a risk
+// of 0.74, and the policy's guardrails send it to review regardless.
 //
 // # Cold start
 //
@@ -109,7 +116,7 @@
 // off_hours +0.5, new_hire +0.7, no_justification +0.8,
 // justification_ticket −0.3, requester_unused_grants +1.0,
 // requester_deny_rate +2.0, attribute_deny_max +2.0, unknown_requester
-// +2.0, new_entitlement +1.5, persona_outlier +0.5, base −0.5). It is never
+// +2.0, new_entitlement +1.5, persona_outlier +0.5, intercept −1.5). It is never
 // "approve all": only a request with strong peer coverage, a clean history
 // of its own and a low tier falls under the default threshold.
 //

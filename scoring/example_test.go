@@ -26,7 +26,7 @@ func ExampleModel_Score() {
 		fmt.Printf("%+.2f %s: %s\n", r.Contribution, r.Factor, r.Detail)
 	}
 	// Output:
-	// risk 0.013
+	// risk 0.005
 	// -1.68 history_used: alice@example.com was granted this 4 times and used it each time
 	// -0.33 attribute_deny_max: 1 of 36 requests for this from people with title=Backend Engineer were denied
 	// -0.31 requester_deny_rate: alice@example.com had 0 of 10 decided requests denied

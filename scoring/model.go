@@ -173,7 +173,7 @@ func PriorModel(attrs []string, now time.Time) *Model {
 		Mean:       make([]float64, NumFeatures),
 		Scale:      make([]float64, NumFeatures),
 		Coef:       make([]float64, NumFeatures),
-		Intercept:  -0.5,
+		Intercept:  -1.5,
 		CalibA:     1,
 		Attributes: append([]string(nil), attrs...),
 	}
