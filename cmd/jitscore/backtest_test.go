@@ -20,12 +20,17 @@ import (
 func analystRun(t *testing.T, args ...string) []byte {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	env := &Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Getenv: func(string) string { return "" }}
+	env := analystEnv(&stdout, &stderr)
 	if err := Run(context.Background(), env, args); err != nil {
 		t.Fatalf("jitscore %v: %v\n%s", args, err, stderr.String())
 	}
 	return stdout.Bytes()
+}
+
+// analystEnv is a quiet environment writing to stdout and stderr.
+func analystEnv(stdout, stderr io.Writer) *Env {
+	return &Env{Stdin: strings.NewReader(""), Stdout: stdout, Stderr: stderr,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Getenv: func(string) string { return "" }}
 }
 
 // analystDB loads a hand-made two-week history into a DuckDB file:
@@ -176,8 +181,7 @@ func TestBacktestCommandRefusesBadFlags(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out bytes.Buffer
-			env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out,
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Getenv: func(string) string { return "" }}
+			env := analystEnv(&out, &out)
 			args := append([]string{"backtest", "--db", filepath.Join(t.TempDir(), "none.duckdb")}, tc.args...)
 			err := Run(context.Background(), env, args)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

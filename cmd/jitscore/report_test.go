@@ -119,8 +119,7 @@ func TestReportCommandWritesHTMLAndRefusesUnknownReports(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	env, _, _ := simulateEnv()
-	env.Stderr = &out
+	env := analystEnv(&out, &out)
 	err := Run(t.Context(), env, []string{"report", "people", "--db", db})
 	if err == nil || !strings.Contains(err.Error(), "want personas, entitlements or unused") {
 		t.Errorf("got %v, want an unknown-report error", err)
