@@ -140,7 +140,7 @@ func parseSegment(name string, firstLine int64, lines [][]byte) parsedSegment {
 			reason = l.problem()
 		}
 		if reason != "" {
-			seg.rejects = append(seg.rejects, auditReject{line: n, reason: reason, raw: clip(raw)})
+			seg.rejects = append(seg.rejects, auditReject{line: n, reason: reason, raw: clipRaw(raw)})
 			continue
 		}
 		if seen[l.DecisionID] {
@@ -197,7 +197,7 @@ func nullIfEmpty(s string) driver.Value {
 	return s
 }
 
-func clip(raw []byte) string {
+func clipRaw(raw []byte) string {
 	if len(raw) > maxRejectRaw {
 		raw = raw[:maxRejectRaw]
 	}

@@ -84,6 +84,13 @@ type Metrics struct {
 	// AuditFlushDuration observes one batch's write and fsync.
 	AuditFlushDuration prometheus.Histogram
 
+	// Children of the vectors above looked up once, so that the decision
+	// path does not hash label values on every request.
+	decided       [3][5]prometheus.Counter // [Strictness][tier index]
+	policyDecided [3][5]prometheus.Counter
+	durations     map[string]prometheus.Observer // by endpoint; read-only after NewMetrics
+	answered200   map[string]prometheus.Counter  // by endpoint, code 200
+
 	snapshotAsOf atomic.Int64 // unix nanoseconds of the loaded snapshot, 0 when none
 	snapshotAge  prometheus.GaugeFunc
 	now          func() time.Time
@@ -151,9 +158,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}, m.snapshotAgeSeconds)
 
 	for _, d := range metricDecisions {
-		for _, t := range metricTiers {
-			m.Decisions.WithLabelValues(string(d), t)
-			m.PolicyDecisions.WithLabelValues(string(d), t)
+		for ti, t := range metricTiers {
+			m.decided[d.Strictness()][ti] = m.Decisions.WithLabelValues(string(d), t)
+			m.policyDecided[d.Strictness()][ti] = m.PolicyDecisions.WithLabelValues(string(d), t)
 		}
 	}
 	for _, r := range []string{authMissing, authInvalid} {
@@ -162,8 +169,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{resultOK, resultFailed} {
 		m.Reloads.WithLabelValues(r)
 	}
+	m.durations = make(map[string]prometheus.Observer, len(endpoints))
+	m.answered200 = make(map[string]prometheus.Counter, len(endpoints))
 	for _, e := range endpoints {
-		m.RequestDuration.WithLabelValues(e)
+		m.durations[e] = m.RequestDuration.WithLabelValues(e)
+		m.answered200[e] = m.Requests.WithLabelValues(e, "200")
 	}
 
 	if reg != nil {
@@ -201,33 +211,25 @@ func (m *Metrics) snapshotAgeSeconds() float64 {
 	return m.now().Sub(time.Unix(0, ns)).Seconds()
 }
 
-// observeDecision counts one answered decision.
-func (m *Metrics) observeDecision(resp models.ScoreResponse) {
-	tier := tierLabel(resp.Tier)
-	m.Decisions.WithLabelValues(decisionLabel(resp.Decision), tier).Inc()
-	m.PolicyDecisions.WithLabelValues(decisionLabel(resp.PolicyDecision), tier).Inc()
+// observeDecision counts one answered decision. An unexpected decision
+// counts as review and an unexpected tier as unknown, so the label set
+// stays bounded.
+func (m *Metrics) observeDecision(resp *models.ScoreResponse) {
+	tier := resp.Tier.Rank()
+	if tier < 0 {
+		tier = len(metricTiers) - 1
+	}
+	m.decided[resp.Decision.Strictness()][tier].Inc()
+	m.policyDecided[resp.PolicyDecision.Strictness()][tier].Inc()
 }
 
-// observeRequest counts one HTTP answer and its duration.
+// observeRequest counts one HTTP answer and its duration. endpoint is one
+// of endpoints.
 func (m *Metrics) observeRequest(endpoint string, code int, d time.Duration) {
-	m.Requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
-	m.RequestDuration.WithLabelValues(endpoint).Observe(d.Seconds())
-}
-
-// tierLabel maps a tier to its bounded label value.
-func tierLabel(t models.Tier) string {
-	if t.Rank() < 0 {
-		return tierUnknown
+	if c, ok := m.answered200[endpoint]; ok && code == 200 {
+		c.Inc()
+	} else {
+		m.Requests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
 	}
-	return string(t)
-}
-
-// decisionLabel maps a decision to its bounded label value; anything
-// unexpected counts as review, as Strictness does.
-func decisionLabel(d models.Decision) string {
-	switch d {
-	case models.DecisionAutoApprove, models.DecisionDeny:
-		return string(d)
-	}
-	return string(models.DecisionReview)
+	m.durations[endpoint].Observe(d.Seconds())
 }

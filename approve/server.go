@@ -71,7 +71,8 @@ type State struct {
 	// MaxBatch bounds the requests of one batch and the grants of one
 	// renewal query; 0 means DefaultMaxBatch.
 	MaxBatch int
-	// RequestTimeout is the deadline of one request's decision; 0 means
+	// RequestTimeout is the deadline of a batch or a renewal query; a batch
+	// that passes it is answered 503 with how far it got. 0 means
 	// DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// SnapshotAsOf, SnapshotVersion, ModelVersion and PolicyVersion
@@ -334,7 +335,7 @@ func (s *Server) scoreOne(ctx context.Context, sv *serving, req models.ScoreRequ
 			slog.String("request_id", req.RequestID), slog.Any("error", err))
 		return resp, err
 	}
-	s.metrics.observeDecision(resp)
+	s.metrics.observeDecision(&resp)
 	return resp, nil
 }
 

@@ -24,7 +24,7 @@ func TestServeWithThePolicyDeciderAnswersAndAuditsEveryDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := approve.NewServer(approve.ServerOptions{Audit: audit})
+	srv, err := approve.NewServer(approve.ServerOptions{Audit: audit, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

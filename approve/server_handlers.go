@@ -51,12 +51,32 @@ func writeJSON(w http.ResponseWriter, code int, v any) int {
 		code = http.StatusInternalServerError
 		buf.WriteString(`{"error":"answer could not be encoded"}` + "\n")
 	}
+	return writeBody(w, code, buf.Bytes())
+}
+
+// writeBody answers the encoded body b with code and returns code.
+func writeBody(w http.ResponseWriter, code int, b []byte) int {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h["Content-Type"] = jsonContentType
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(b)
 	return code
+}
+
+var jsonContentType = []string{"application/json"}
+
+// bytesPool holds encode buffers of answers; oversize ones are dropped so
+// that one huge batch does not pin memory.
+var bytesPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func getBytes() *[]byte { return bytesPool.Get().(*[]byte) }
+
+func putBytes(b *[]byte) {
+	if cap(*b) <= 64<<10 {
+		*b = (*b)[:0]
+		bytesPool.Put(b)
+	}
 }
 
 func writeError(w http.ResponseWriter, code int, msg, field string) int {
@@ -159,15 +179,24 @@ func (s *Server) requestContext(r *http.Request, sv *serving) (context.Context, 
 }
 
 func (s *Server) handleScore(w http.ResponseWriter, r *http.Request, sv *serving) int {
-	var req models.ScoreRequest
-	if err := decodeBody(w, r, sv.MaxBodyBytes, &req); err != nil {
+	buf := getBytes()
+	defer putBytes(buf)
+	data, err := readBody(w, r, sv.MaxBodyBytes, *buf)
+	*buf = data[:0]
+	if err != nil {
+		return writeBodyError(w, err)
+	}
+	req, err := decodeScoreRequest(data)
+	if err != nil {
 		return writeBodyError(w, err)
 	}
 	if err := validateRequest(&req, ""); err != nil {
 		return writeBodyError(w, err)
 	}
-	ctx, cancel := s.requestContext(r, sv)
-	defer cancel()
+	// One decision is a few microseconds of lookups and arithmetic that
+	// nothing can interrupt; the deadline bounds batches and renewals, and
+	// the server's read and write timeouts bound the connection.
+	ctx := r.Context()
 	resp, err := s.scoreOne(ctx, sv, req)
 	if err != nil {
 		return writeError(w, http.StatusServiceUnavailable, "decision could not be recorded; try again", "")
@@ -176,17 +205,13 @@ func (s *Server) handleScore(w http.ResponseWriter, r *http.Request, sv *serving
 		s.log.Debug("scored", slog.String("request_id", req.RequestID),
 			slog.String("decision", string(resp.Decision)), slog.Float64("risk", resp.Risk))
 	}
-	return writeJSON(w, http.StatusOK, resp)
+	*buf = append(appendScoreResponse((*buf)[:0], &resp), '\n')
+	return writeBody(w, http.StatusOK, *buf)
 }
 
 // batchBody is POST /v1/score/batch.
 type batchBody struct {
 	Requests []models.ScoreRequest `json:"requests"`
-}
-
-// batchAnswer is the answer of POST /v1/score/batch.
-type batchAnswer struct {
-	Decisions []models.ScoreResponse `json:"decisions"`
 }
 
 // handleBatch scores every request of a batch, in order. A malformed
@@ -211,8 +236,15 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, sv *serving
 	}
 	ctx, cancel := s.requestContext(r, sv)
 	defer cancel()
-	out := batchAnswer{Decisions: make([]models.ScoreResponse, 0, len(body.Requests))}
-	for _, req := range body.Requests {
+	buf := getBytes()
+	defer putBytes(buf)
+	b := append(*buf, `{"decisions":[`...)
+	for i, req := range body.Requests {
+		if ctx.Err() != nil {
+			return writeError(w, http.StatusServiceUnavailable,
+				fmt.Sprintf("request deadline of %s passed after %d of %d decisions; retry with a smaller batch",
+					sv.RequestTimeout, i, len(body.Requests)), "")
+		}
 		resp, err := s.scoreOne(ctx, sv, req)
 		if err != nil {
 			// TODO(audit): decisions already recorded for earlier requests
@@ -220,9 +252,10 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request, sv *serving
 			// answered 503; the caller retries and the audit shows both.
 			return writeError(w, http.StatusServiceUnavailable, "decision could not be recorded; try again", "")
 		}
-		out.Decisions = append(out.Decisions, resp)
+		b = appendScoreResponse(appendComma(b, i == 0), &resp)
 	}
-	return writeJSON(w, http.StatusOK, out)
+	*buf = append(b, ']', '}', '\n')
+	return writeBody(w, http.StatusOK, *buf)
 }
 
 // renewalBody is POST /v1/renewals.

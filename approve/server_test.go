@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
+
+// quiet discards the server's logs in tests.
+var quiet = slog.New(slog.DiscardHandler)
 
 const (
 	tokenA = "token-a-0123456789abcdef"
@@ -122,7 +126,7 @@ func newTestServer(t *testing.T, st approve.State, install bool) *testServer {
 	reg := prometheus.NewRegistry()
 	m := approve.NewMetrics(reg)
 	sink := &countingSink{}
-	srv, err := approve.NewServer(approve.ServerOptions{Audit: sink, Metrics: m, Gatherer: reg})
+	srv, err := approve.NewServer(approve.ServerOptions{Audit: sink, Metrics: m, Gatherer: reg, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +248,7 @@ func TestInstallRefusesUnauthenticatedOrWeakTokens(t *testing.T) {
 		{"no token with insecure-no-auth", nil, true, ""},
 	}
 	for _, c := range cases {
-		srv, err := approve.NewServer(approve.ServerOptions{Audit: &countingSink{}, InsecureNoAuth: c.insecure})
+		srv, err := approve.NewServer(approve.ServerOptions{Audit: &countingSink{}, InsecureNoAuth: c.insecure, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +266,7 @@ func TestInstallRefusesUnauthenticatedOrWeakTokens(t *testing.T) {
 
 func TestServerWithoutAuthServesWhenInsecureNoAuth(t *testing.T) {
 	t.Parallel()
-	srv, err := approve.NewServer(approve.ServerOptions{Audit: &countingSink{}, InsecureNoAuth: true})
+	srv, err := approve.NewServer(approve.ServerOptions{Audit: &countingSink{}, InsecureNoAuth: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -617,7 +621,7 @@ func TestShutdownDrainsTheAuditLogOfEveryAnsweredRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := approve.NewServer(approve.ServerOptions{Audit: audit, Metrics: m})
+	srv, err := approve.NewServer(approve.ServerOptions{Audit: audit, Metrics: m, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
