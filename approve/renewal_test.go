@@ -107,7 +107,7 @@ func snapshotOf(t *testing.T, h history, at time.Time) *features.Snapshot {
 	return buildSnapshot(t, db, at)
 }
 
-func buildSnapshot(t *testing.T, db *sql.DB, at time.Time) *features.Snapshot {
+func buildSnapshot(t testing.TB, db *sql.DB, at time.Time) *features.Snapshot {
 	t.Helper()
 	data, err := features.Load(context.Background(), db)
 	if err != nil {
