@@ -59,11 +59,14 @@ which must not exist yet.`
 // real CloudTrail actors.
 const demoRequestPrefix = "REAL-P"
 
-// demoStep is one subcommand the demo runs, with the arguments after the
-// common flags.
+// demoStep is one subcommand the demo runs, with the arguments before the
+// common flags, and where its --format json output goes: into receives the
+// one object the step prints, each is called with every line it prints.
 type demoStep struct {
 	name string
 	args []string
+	into any
+	each func(line []byte) error
 }
 
 // demoDecision is one row of the demo's decision table.
@@ -186,29 +189,60 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	// exactly as `jitscore ingest`, `build`, `train` and `score` do.
 	at := asOf.Format(time.RFC3339)
 	real := func(name string) string { return filepath.Join(realDir, name) }
+	var (
+		simIDs, realIDs, simReqs, realReqs ingest.TableSummary
+		simTrail, realTrail                ingest.Summary
+		train                              trainSummary
+		decided                            []models.ScoreResponse
+	)
 	steps := []demoStep{
-		{"ingest identities", []string{"ingest", "identities", filepath.Join(simDir, "identities.csv")}},
-		{"ingest identities", []string{"ingest", "identities", real("identities-real.csv")}},
-		{"ingest entitlements", []string{"ingest", "entitlements", filepath.Join(simDir, "entitlements.csv")}},
-		{"ingest requests", []string{"ingest", "requests", filepath.Join(simDir, "requests.csv")}},
-		{"ingest requests", []string{"ingest", "requests", real("requests-real.csv")}},
-		{"ingest cloudtrail", []string{"ingest", "cloudtrail",
-			filepath.Join(simDir, "cloudtrail"), filepath.Join(simDir, "cloudtrail-other")}},
-		{"ingest cloudtrail", []string{"ingest", "cloudtrail", real("realct")}},
-		{"sql", []string{"sql", demoActorQuery(realUsers)}},
-		{"build", []string{"build", "--as-of", at}},
-		{"train", []string{"train", "--as-of", at}},
-		{"score", []string{"score", "--now", at, pendingPath}},
-		{"renewals", []string{"renewals", "--at", at}},
+		{name: "ingest identities", into: &simIDs,
+			args: []string{"ingest", "identities", filepath.Join(simDir, "identities.csv")}},
+		{name: "ingest identities", into: &realIDs,
+			args: []string{"ingest", "identities", real("identities-real.csv")}},
+		{name: "ingest entitlements", into: &ingest.TableSummary{},
+			args: []string{"ingest", "entitlements", filepath.Join(simDir, "entitlements.csv")}},
+		{name: "ingest requests", into: &simReqs,
+			args: []string{"ingest", "requests", filepath.Join(simDir, "requests.csv")}},
+		{name: "ingest requests", into: &realReqs,
+			args: []string{"ingest", "requests", real("requests-real.csv")}},
+		{name: "ingest cloudtrail", into: &simTrail,
+			args: []string{"ingest", "cloudtrail", filepath.Join(simDir, "cloudtrail"), filepath.Join(simDir, "cloudtrail-other")}},
+		{name: "ingest cloudtrail", into: &realTrail,
+			args: []string{"ingest", "cloudtrail", real("realct")}},
+		{name: "sql", each: func(b []byte) error { return appendJSON(b, &sum.Real.Actors) },
+			args: []string{"sql", demoActorQuery(realUsers)}},
+		{name: "build", into: &buildSummary{}, args: []string{"build", "--as-of", at}},
+		{name: "train", into: &train, args: []string{"train", "--as-of", at}},
+		{name: "score", each: func(b []byte) error {
+			if !bytes.Contains(b, []byte(`"request_id"`)) {
+				return fmt.Errorf("score: %s", b) // an error line: the pending file is ours, so a bug
+			}
+			return appendJSON(b, &decided)
+		}, args: []string{"score", "--now", at, pendingPath}},
+		{name: "renewals", each: func(b []byte) error { return appendJSON(b, &sum.RenewalList) },
+			args: []string{"renewals", "--at", at}},
 	}
-	outs := make([][]byte, len(steps))
-	for i, s := range steps {
-		if outs[i], err = demoRun(ctx, env, &c, s, *verbose); err != nil {
+	for _, s := range steps {
+		if err := demoRun(ctx, env, &c, s, *verbose); err != nil {
 			return err
 		}
 	}
-	if err := sum.read(outs); err != nil {
-		return err
+	sum.Simulated.IdentitiesRows, sum.Real.IdentitiesRows = simIDs.RowsLoaded, realIDs.RowsLoaded
+	sum.Simulated.RequestsRows, sum.Real.RequestsRows = simReqs.RowsLoaded, realReqs.RowsLoaded
+	sum.Simulated.EventsLoaded, sum.Simulated.Duplicates, sum.Simulated.Files =
+		simTrail.EventsLoaded, simTrail.Duplicates, simTrail.Files
+	sum.Real.EventsLoaded, sum.Real.Quarantined, sum.Real.Files, sum.Real.SkippedFiles =
+		realTrail.EventsLoaded, realTrail.Quarantined, realTrail.Files, realTrail.SkippedFiles
+	sum.ModelVersion, sum.ModelKind, sum.ModelAUC, sum.ColdStart =
+		train.Version, train.Kind, train.Model.AUC, train.ColdStart
+	sum.Decisions = make([]demoDecision, len(decided))
+	for i, d := range decided {
+		sum.Decisions[i] = demoDecision{RequestID: d.RequestID, Risk: d.Risk, Tier: d.Tier,
+			Decision: d.Decision, PolicyDecision: d.PolicyDecision}
+		if len(d.Reasons) > 0 {
+			sum.Decisions[i].TopReason = &d.Reasons[0]
+		}
 	}
 
 	// score appends to the audit store; fold it so that the decisions view
@@ -379,9 +413,9 @@ func writeNDJSONFile[T any](path string, v []T) error {
 }
 
 // demoRun runs one step as its command would run from the shell, with
-// --db, --config and --format json, and returns its stdout. The step's
+// --db, --config and --format json, and decodes its stdout. The step's
 // stderr summary line is passed on with verbose, else kept for its error.
-func demoRun(ctx context.Context, env *Env, c *common, s demoStep, verbose bool) ([]byte, error) {
+func demoRun(ctx context.Context, env *Env, c *common, s demoStep, verbose bool) error {
 	args := append(append([]string(nil), s.args...), "--db", c.db, "--format", "json")
 	if c.config != "" {
 		args = append(args, "--config", c.config)
@@ -394,60 +428,21 @@ func demoRun(ctx context.Context, env *Env, c *common, s demoStep, verbose bool)
 	}
 	if err := Run(ctx, sub, args); err != nil {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return nil, fmt.Errorf("demo: %s: %w (%s)", s.name, err, msg)
+			return fmt.Errorf("demo: %s: %w (%s)", s.name, err, msg)
 		}
-		return nil, fmt.Errorf("demo: %s: %w", s.name, err)
+		return fmt.Errorf("demo: %s: %w", s.name, err)
 	}
-	return stdout.Bytes(), nil
-}
-
-// read fills the summary from the steps' JSON outputs, in the order of
-// runDemo's steps.
-func (s *demoSummary) read(outs [][]byte) error {
-	var tables [4]ingest.TableSummary
-	var trails [2]ingest.Summary
-	var train trainSummary
-	one := []struct {
-		out []byte
-		v   any
-	}{
-		{outs[0], &tables[0]}, {outs[1], &tables[1]}, {outs[3], &tables[2]}, {outs[4], &tables[3]},
-		{outs[5], &trails[0]}, {outs[6], &trails[1]}, {outs[9], &train},
+	var err error
+	switch {
+	case s.each != nil:
+		err = eachLine(stdout.Bytes(), s.each)
+	case s.into != nil:
+		err = json.Unmarshal(stdout.Bytes(), s.into)
 	}
-	for _, o := range one {
-		if err := json.Unmarshal(o.out, o.v); err != nil {
-			return fmt.Errorf("demo: read step output: %w", err)
-		}
+	if err != nil {
+		return fmt.Errorf("demo: %s: read its output: %w", s.name, err)
 	}
-	s.Simulated.IdentitiesRows, s.Real.IdentitiesRows = tables[0].RowsLoaded, tables[1].RowsLoaded
-	s.Simulated.RequestsRows, s.Real.RequestsRows = tables[2].RowsLoaded, tables[3].RowsLoaded
-	s.Simulated.EventsLoaded, s.Simulated.Duplicates, s.Simulated.Files =
-		trails[0].EventsLoaded, trails[0].Duplicates, trails[0].Files
-	s.Real.EventsLoaded, s.Real.Quarantined, s.Real.Files, s.Real.SkippedFiles =
-		trails[1].EventsLoaded, trails[1].Quarantined, trails[1].Files, trails[1].SkippedFiles
-	s.ModelVersion, s.ModelKind, s.ModelAUC, s.ColdStart = train.Version, train.Kind, train.Model.AUC, train.ColdStart
-
-	if err := eachLine(outs[7], func(b []byte) error { return appendJSON(b, &s.Real.Actors) }); err != nil {
-		return err
-	}
-	var decided []models.ScoreResponse
-	if err := eachLine(outs[10], func(b []byte) error {
-		if bytes.Contains(b, []byte(`"error"`)) && !bytes.Contains(b, []byte(`"request_id"`)) {
-			return fmt.Errorf("demo: score: %s", b)
-		}
-		return appendJSON(b, &decided)
-	}); err != nil {
-		return err
-	}
-	s.Decisions = make([]demoDecision, len(decided))
-	for i, d := range decided {
-		s.Decisions[i] = demoDecision{RequestID: d.RequestID, Risk: d.Risk, Tier: d.Tier,
-			Decision: d.Decision, PolicyDecision: d.PolicyDecision}
-		if len(d.Reasons) > 0 {
-			s.Decisions[i].TopReason = &d.Reasons[0]
-		}
-	}
-	return eachLine(outs[11], func(b []byte) error { return appendJSON(b, &s.RenewalList) })
+	return nil
 }
 
 // eachLine calls fn for every non-blank line of b.
@@ -468,7 +463,7 @@ func eachLine(b []byte, fn func([]byte) error) error {
 func appendJSON[T any](b []byte, list *[]T) error {
 	var v T
 	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("demo: read step output: %w", err)
+		return err
 	}
 	*list = append(*list, v)
 	return nil
