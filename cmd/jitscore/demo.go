@@ -569,9 +569,11 @@ func printDemo(w io.Writer, s *demoSummary) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nmode %s: answered %s\n", s.Mode, countsText(s.Answered))
-	fmt.Fprintf(w, "policy decision: %s; %.0f%% would be auto-approved in enforce mode\n", countsText(s.Policy), 100*s.AutoShare)
 	if s.Mode == string(approve.ModeShadow) {
+		fmt.Fprintf(w, "policy decision: %s; %.0f%% would be auto-approved in enforce mode\n", countsText(s.Policy), 100*s.AutoShare)
 		fmt.Fprintln(w, "(shadow mode, the default, answers every request review and records the policy decision in the audit log)")
+	} else {
+		fmt.Fprintf(w, "policy decision: %s; %.0f%% auto-approved (mode set by the config)\n", countsText(s.Policy), 100*s.AutoShare)
 	}
 
 	fmt.Fprintf(w, "\nrenewal review of grants expiring within %s: %s (dry run, nothing revoked)\n",
