@@ -13,7 +13,8 @@ all: build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/jitscore
 
-# The README's test command. -short leaves out the opt-in slow suites.
+# The README's test command: vet and every test, the end-to-end run of the
+# built binary included (go test -short leaves out the slow suites).
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 15m $(PKGS)

@@ -8,8 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
+	"github.com/jitscore/jitscore/approve"
 	"github.com/jitscore/jitscore/ingest/schema"
 )
 
@@ -65,14 +67,57 @@ func parseFlags(fs *flag.FlagSet, c *common, args []string, formats ...string) e
 }
 
 // openDB opens the database named by --db for writing, waiting for another
-// writer to finish.
+// writer to finish, and folds any decisions that serve or score appended to
+// the audit store since the last writer (approve.FoldAudit is idempotent).
 func (c *common) openDB(ctx context.Context) (*sql.DB, error) {
-	return schema.Open(ctx, c.db, schema.Options{})
+	db, err := schema.Open(ctx, c.db, schema.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.foldAudit(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 // openDBReadOnly opens the database named by --db without the write lock.
+// Before that it folds the audit store if it can take the write lock at
+// once, so that `sql` and the reports see the latest decisions; when
+// another process is writing, the fold is left to that writer.
 func (c *common) openDBReadOnly(ctx context.Context) (*sql.DB, error) {
+	if c.db != "" && c.db != ":memory:" {
+		if _, err := os.Stat(c.auditDir()); err == nil {
+			if db, err := schema.Open(ctx, c.db, schema.Options{Wait: -1}); err == nil {
+				ferr := c.foldAudit(ctx, db)
+				db.Close()
+				if ferr != nil {
+					return nil, ferr
+				}
+			}
+		}
+	}
 	return schema.Open(ctx, c.db, schema.Options{ReadOnly: true})
+}
+
+// auditDir is where serve and score append decisions for this database:
+// server.audit_dir of the config, else <db>.audit. A config that does not
+// load falls back to the default; the command itself reports the config.
+func (c *common) auditDir() string {
+	cfg, err := approve.LoadConfig(c.config)
+	if err != nil {
+		cfg = nil
+	}
+	return auditDirFor(c.db, cfg, "")
+}
+
+// foldAudit folds the audit store of this database into db.
+func (c *common) foldAudit(ctx context.Context, db *sql.DB) error {
+	dir := c.auditDir()
+	if _, err := approve.FoldAudit(ctx, db, dir); err != nil {
+		return fmt.Errorf("fold audit log %s: %w", dir, err)
+	}
+	return nil
 }
 
 // writeJSON writes v as one line of JSON.
