@@ -2,7 +2,6 @@ package approve
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/jitscore/jitscore/features"
@@ -55,10 +54,9 @@ func (d *PolicyDecider) Score(_ context.Context, req models.ScoreRequest) (model
 	})
 }
 
-// Renewals answers renewal review.
-func (d *PolicyDecider) Renewals(context.Context, RenewalQuery) ([]models.Renewal, error) {
-	// TODO(renewals): wire approve.ReviewRenewals here once renewal review
-	// lands; until then POST /v1/renewals answers 501 so that a broker
-	// cannot mistake the absence of actions for "renew everything".
-	return nil, fmt.Errorf("renewal review: %w", ErrNotImplemented)
+// Renewals answers renewal review from the snapshot as of now, with
+// ReviewRenewalQuery: the grants named by q, or every grant expiring within
+// the window.
+func (d *PolicyDecider) Renewals(_ context.Context, q RenewalQuery) ([]models.Renewal, error) {
+	return ReviewRenewalQuery(d.cfg, d.snapshot, q, d.now())
 }

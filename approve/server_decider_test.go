@@ -118,3 +118,31 @@ func TestPolicyDeciderWithoutSnapshotOrModelReviewsEverything(t *testing.T) {
 		t.Errorf("answered %s with error %q, want review with the reason", resp.Decision, rec.Error)
 	}
 }
+
+func TestRenewalsOverHTTPAnswerFromTheSnapshot(t *testing.T) {
+	t.Parallel()
+	srv, err := approve.NewServer(approve.ServerOptions{Audit: &countingSink{}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := approve.NewPolicyDecider(approve.DefaultConfig(), scoringtest.Org(), scoringtest.ConstantModel(0.05))
+	if err := srv.Install(approve.State{Decider: dec, Tokens: []string{tokenA}}); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+
+	a := post(t, hs.URL+"/v1/renewals", tokenA, `{"grants":[{"request_id":"no-such-grant"}]}`)
+	var body struct{ Actions []models.Renewal }
+	if err := json.Unmarshal([]byte(a.raw), &body); err != nil || a.code != 200 {
+		t.Fatalf("renewals: %d %s (%v)", a.code, a.raw, err)
+	}
+	if len(body.Actions) != 1 || body.Actions[0].Action != models.RenewalReview ||
+		body.Actions[0].Reasons[0].Factor != approve.RenewalUnknownGrant {
+		t.Errorf("unknown grant answered %s, want review because it is unknown", a.raw)
+	}
+	if a := post(t, hs.URL+"/v1/renewals", tokenA, `{"at":"`+scoringtest.AsOfISO+`","within":"7d"}`); a.code != 200 ||
+		!strings.HasPrefix(a.raw, `{"actions":[`) {
+		t.Errorf("window query answered %d %s, want 200 with an actions array", a.code, a.raw)
+	}
+}

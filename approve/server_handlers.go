@@ -287,6 +287,8 @@ func (s *Server) handleRenewals(w http.ResponseWriter, r *http.Request, sv *serv
 	switch {
 	case errors.Is(err, ErrNotImplemented):
 		return writeError(w, http.StatusNotImplemented, "renewal review is not available in this build", "")
+	case errors.Is(err, ErrNoSnapshot):
+		return writeError(w, http.StatusServiceUnavailable, "no feature snapshot loaded; name the grants or retry", "")
 	case err != nil:
 		s.log.Error("renewal review failed", slog.Any("error", err))
 		return writeError(w, http.StatusInternalServerError, "renewal review failed", "")

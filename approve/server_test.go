@@ -3,11 +3,19 @@ package approve_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -422,7 +430,7 @@ func TestServerAnswersUnavailableWhenTheAuditLogRefuses(t *testing.T) {
 	}
 }
 
-func TestRenewalsAnswerNotImplementedUntilRenewalReviewExists(t *testing.T) {
+func TestRenewalsAnswerNotImplementedWhenTheDeciderHasNone(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, defaultState(), true)
 	a := post(t, ts.url+"/v1/renewals", tokenA, `{"at":"2026-01-02T00:00:00Z","within":"7d"}`)
@@ -739,5 +747,130 @@ func TestSnapshotAgeCountsFromTheInstalledSnapshot(t *testing.T) {
 	}
 	if age < 7190 || age > 7300 {
 		t.Errorf("snapshot age %v s, want about 7200", age)
+	}
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and its key
+// as PEM files and returns their paths and a pool that trusts it.
+func writeTestCert(t *testing.T) (certPath, keyPath string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "jitscore test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certPath, keyPath = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certPath, keyPath, pool
+}
+
+func TestRunServesTLSWhenACertificateIsConfigured(t *testing.T) {
+	t.Parallel()
+	certPath, keyPath, pool := writeTestCert(t)
+	srv, err := approve.NewServer(approve.ServerOptions{Audit: &countingSink{}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Install(defaultState()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, approve.HTTPOptions{TLSCert: certPath, TLSKey: keyPath}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	req, _ := http.NewRequest(http.MethodPost, "https://"+ln.Addr().String()+"/v1/score", strings.NewReader(okBody))
+	req.Header.Set("Authorization", "Bearer "+tokenA)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("score over TLS: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Errorf("score over TLS: status %d, tls %v", resp.StatusCode, resp.TLS != nil)
+	}
+	plain, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err == nil {
+		plain.Body.Close()
+		if plain.StatusCode == 200 {
+			t.Error("plain HTTP was answered 200 on the TLS listener")
+		}
+	}
+}
+
+func TestRunRefusesAMissingCertificateAndClosesTheAuditLog(t *testing.T) {
+	t.Parallel()
+	audit, err := approve.OpenAuditLog(t.TempDir(), approve.AuditOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := approve.NewServer(approve.ServerOptions{Audit: audit, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	err = srv.Run(context.Background(), ln, approve.HTTPOptions{TLSCert: "/nonexistent/cert.pem", TLSKey: "/nonexistent/key.pem"})
+	if err == nil || !strings.Contains(err.Error(), "server.tls_cert") {
+		t.Errorf("Run with a missing certificate = %v, want an error naming server.tls_cert", err)
+	}
+	if err := audit.Append(testRecord(1)); !errors.Is(err, approve.ErrAuditClosed) {
+		t.Errorf("audit log still open after Run failed: %v", err)
+	}
+}
+
+func TestEveryMetricPassesTheLinter(t *testing.T) {
+	t.Parallel()
+	m := approve.NewMetrics(nil)
+	for _, c := range []prometheus.Collector{
+		m.Decisions, m.PolicyDecisions, m.Requests, m.RequestDuration, m.AuthFailures, m.Reloads,
+		m.Ready, m.AuditQueueDepth, m.AuditWritten, m.AuditDropped, m.AuditFlushDuration,
+	} {
+		problems, err := testutil.CollectAndLint(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("metric %s: %s", p.Metric, p.Text)
+		}
 	}
 }
