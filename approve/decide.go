@@ -154,9 +154,13 @@ func Decide(in Input) (models.ScoreResponse, AuditRecord) {
 			Justification: req.Justification,
 			Tier:          tier,
 		}, &sc)
-		risk, scored = roundRisk(sc.Risk), true
 		rec.Features = sc.Features()
 		rec.ModelVersion = in.Model.Version
+		if sc.Risk >= 0 && sc.Risk <= 1 {
+			risk, scored = roundRisk(sc.Risk), true
+		} else {
+			rec.Error = "the model gave no usable risk"
+		}
 	}
 	if !scored {
 		d.guard(GuardNotScored, models.DecisionReview, "could not be scored: "+rec.Error+"; a human decides")

@@ -286,3 +286,16 @@ func TestDecideIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecide is one whole decision from the in-memory snapshot:
+// parsing the request, the tier, the model's risk with five reasons, every
+// guardrail and the audit record.
+func BenchmarkDecide(b *testing.B) {
+	m := scoring.PriorModel([]string{"department", "title"}, now)
+	in := Input{Config: enforce(), Snapshot: st.Org(), Model: m, Request: routine(), Now: now}
+	in.PolicyVersion = in.Config.PolicyVersion()
+	b.ReportAllocs()
+	for b.Loop() {
+		Decide(in)
+	}
+}

@@ -26,7 +26,7 @@ func ExampleDecide() {
 		st.Request("r2", st.Alice, st.Admin, "4h", ""),
 	} {
 		resp, _ := approve.Decide(approve.Input{Config: cfg, Snapshot: st.Org(), Model: model, Request: req, Now: now})
-		fmt.Printf("%s: %s (risk %.2f, tier %s)\n", resp.RequestID, resp.Decision, resp.Risk, resp.Tier)
+		fmt.Printf("%s: %s (risk %.3f, tier %s)\n", resp.RequestID, resp.Decision, resp.Risk, resp.Tier)
 		for _, r := range resp.Reasons {
 			if strings.HasPrefix(r.Factor, "guardrail:") {
 				fmt.Printf("  %s: %s\n", r.Factor, r.Detail)
@@ -34,8 +34,8 @@ func ExampleDecide() {
 		}
 	}
 	// Output:
-	// r1: auto_approve (risk 0.01, tier medium)
-	// r2: review (risk 0.96, tier critical)
+	// r1: auto_approve (risk 0.005, tier medium)
+	// r2: review (risk 0.894, tier critical)
 	//   guardrail:never_auto_approve: tier critical is never auto-approved
 	//   guardrail:max_duration: requested 4h; tier critical allows at most 1h without review
 	//   guardrail:new_entitlement: entitlement "aws:111122223333:AdministratorAccess" has no history and no catalogue entry

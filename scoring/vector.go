@@ -196,7 +196,9 @@ func Extract(s *features.Snapshot, r Request, attrs []string, v *Vector) Facts {
 		f.Contractor = contractorTypes[lower(p.EmploymentType)]
 		f.OutlierScore = p.OutlierScore
 		if !p.StartDate.IsZero() && !r.RequestedAt.IsZero() {
-			f.TenureDays = int(r.RequestedAt.Sub(p.StartDate) / (24 * time.Hour))
+			// A start date after the request (a rehire, a typo) counts
+			// as the first day.
+			f.TenureDays = max(int(r.RequestedAt.Sub(p.StartDate)/(24*time.Hour)), 0)
 		}
 	}
 

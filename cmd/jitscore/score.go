@@ -10,7 +10,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jitscore/jitscore/approve"
@@ -119,12 +121,11 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	policyVersion := cfg.PolicyVersion()
 	out := bufio.NewWriterSize(env.Stdout, 1<<16)
 	tally := scoreTally{decision: map[models.Decision]int{}, policy: map[models.Decision]int{}}
-	scanErr := scoreLines(in, func(line int, text []byte) error {
-		tally.lines++
+	decide := func(line int, text []byte, buf *bytes.Buffer) scoredLine {
 		req, le := parseScoreLine(line, text)
 		if le != nil {
-			tally.errors++
-			return writeJSON(out, le)
+			encodeLine(buf, le)
+			return scoredLine{line: line, out: bytes.Clone(buf.Bytes())}
 		}
 		now := fixedNow
 		if now.IsZero() {
@@ -139,14 +140,31 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 			Now:           now,
 			Source:        "score",
 		})
-		if err := audit.Append(rec); err != nil {
-			tally.errors++
-			return writeJSON(out, lineError{Line: line, Error: "decision not recorded in the audit log: " + err.Error()})
+		if err := encodeLine(buf, resp); err != nil {
+			encodeLine(buf, lineError{Line: line, Error: err.Error()})
+			return scoredLine{line: line, out: bytes.Clone(buf.Bytes())}
 		}
-		tally.decision[resp.Decision]++
-		tally.policy[resp.PolicyDecision]++
-		return writeJSON(out, resp)
-	})
+		return scoredLine{line: line, out: bytes.Clone(buf.Bytes()), rec: &rec, resp: &resp}
+	}
+	// Lines are decided in batches by one worker per core; the answers
+	// are appended to the audit log and written in input order.
+	emit := func(r scoredLine) error {
+		tally.lines++
+		if r.rec == nil {
+			tally.errors++
+			_, err := out.Write(r.out)
+			return err
+		}
+		if err := audit.Append(*r.rec); err != nil {
+			tally.errors++
+			return writeJSON(out, lineError{Line: r.line, Error: "decision not recorded in the audit log: " + err.Error()})
+		}
+		tally.decision[r.resp.Decision]++
+		tally.policy[r.resp.PolicyDecision]++
+		_, err := out.Write(r.out)
+		return err
+	}
+	scanErr := scoreBatches(in, runtime.GOMAXPROCS(0), decide, emit)
 	flushErr := out.Flush()
 	closeErr := audit.Close()
 	if err := errors.Join(scanErr, flushErr, closeErr); err != nil {
@@ -195,6 +213,82 @@ func scoreLines(r io.Reader, fn func(line int, text []byte) error) error {
 			return fmt.Errorf("read line %d: %w", line+1, err)
 		}
 	}
+}
+
+// scoredLine is one input line's answer: the encoded output line, and for
+// a decision the response and its audit record.
+type scoredLine struct {
+	line int
+	out  []byte
+	rec  *approve.AuditRecord
+	resp *models.ScoreResponse
+}
+
+// scoreBatchSize is how many lines are decided at once across the workers.
+const scoreBatchSize = 1024
+
+// scoreBatches reads lines with scoreLines, decides each batch of them on
+// workers goroutines and hands the results to emit in input order.
+func scoreBatches(r io.Reader, workers int,
+	decide func(line int, text []byte, buf *bytes.Buffer) scoredLine,
+	emit func(scoredLine) error,
+) error {
+	type item struct {
+		line int
+		text []byte
+	}
+	batch := make([]item, 0, scoreBatchSize)
+	results := make([]scoredLine, scoreBatchSize)
+	bufs := make([]bytes.Buffer, max(workers, 1))
+	flush := func() error {
+		var wg sync.WaitGroup
+		per := (len(batch) + len(bufs) - 1) / len(bufs)
+		for w := range bufs {
+			lo, hi := w*per, min((w+1)*per, len(batch))
+			if lo >= hi {
+				break
+			}
+			wg.Add(1)
+			go func(buf *bytes.Buffer) {
+				defer wg.Done()
+				for i := lo; i < hi; i++ {
+					results[i] = decide(batch[i].line, batch[i].text, buf)
+				}
+			}(&bufs[w])
+		}
+		wg.Wait()
+		for i := range batch {
+			if err := emit(results[i]); err != nil {
+				return err
+			}
+			results[i] = scoredLine{}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	err := scoreLines(r, func(line int, text []byte) error {
+		batch = append(batch, item{line, bytes.Clone(text)})
+		if len(batch) == scoreBatchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// encodeLine writes v as one JSON line into buf, replacing its content.
+func encodeLine(buf *bytes.Buffer, v any) error {
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		return fmt.Errorf("encode answer: %w", err)
+	}
+	return nil
 }
 
 // parseScoreLine reads one request, or says what is wrong with it and in
