@@ -405,3 +405,36 @@ func TestDurationSentence(t *testing.T) {
 		}
 	}
 }
+
+func TestTrainFeaturisesEachRequestAsOfItsWeekStart(t *testing.T) {
+	t.Parallel()
+	history := synthetic(400, 3)
+	var asked []time.Time
+	_, err := scoring.Train(history, scoring.TrainOptions{
+		Snapshots: func(asOf time.Time) (*features.Snapshot, error) {
+			asked = append(asked, asOf)
+			return fixtureSnapshots(asOf)
+		},
+		Attributes: attrs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[time.Time]bool{}
+	for _, r := range history {
+		want[scoring.WeekStart(r.RequestedAt)] = true
+	}
+	seen := map[time.Time]bool{}
+	for i, a := range asked {
+		if !want[a] || seen[a] {
+			t.Fatalf("snapshot %d as of %s: not a week start of the history, or asked twice", i, a)
+		}
+		if i > 0 && !a.After(asked[i-1]) {
+			t.Errorf("snapshots not in time order: %s after %s", a, asked[i-1])
+		}
+		seen[a] = true
+	}
+	if len(seen) != len(want) {
+		t.Errorf("asked %d snapshots, want one per week (%d)", len(seen), len(want))
+	}
+}

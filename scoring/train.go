@@ -168,6 +168,10 @@ func Train(history []models.Request, opts TrainOptions) (*TrainResult, error) {
 		return res, nil
 	}
 
+	// TODO(training): the stored model is the one fitted without the
+	// calibration and test slices, so it is as honest as its metrics but
+	// up to a fifth of the history older; refitting on everything (and
+	// recalibrating by cross-validation) would use the latest decisions.
 	m := fitLogistic(fit, opts.L2)
 	m.Attributes = append([]string(nil), opts.Attributes...)
 	m.CreatedAt = opts.Now.UTC()

@@ -85,6 +85,9 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	if err := foldAuditIfAny(ctx, env, &c, cfg, db); err != nil {
+		env.Logger.Warn("audit log not folded; it stays for the next command", "error", err)
+	}
 	data, err := features.Load(ctx, db)
 	if err != nil {
 		return err
