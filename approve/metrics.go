@@ -102,18 +102,12 @@ type Metrics struct {
 // registered on reg, as prometheus.MustRegister does.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "jitscore", Subsystem: "approve", Name: "decisions_total",
-			Help: "Decisions answered, by decision and entitlement tier.",
-		}, []string{"decision", "tier"}),
-		PolicyDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "jitscore", Subsystem: "approve", Name: "policy_decisions_total",
-			Help: "Decisions of the policy (what enforce mode answers), by decision and tier.",
-		}, []string{"decision", "tier"}),
-		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "jitscore", Subsystem: "http", Name: "requests_total",
-			Help: "HTTP requests answered, by endpoint and status code.",
-		}, []string{"endpoint", "code"}),
+		Decisions: metricCounterVec("approve", "decisions_total",
+			"Decisions answered, by decision and entitlement tier.", "decision", "tier"),
+		PolicyDecisions: metricCounterVec("approve", "policy_decisions_total",
+			"Decisions of the policy (what enforce mode answers), by decision and tier.", "decision", "tier"),
+		Requests: metricCounterVec("http", "requests_total",
+			"HTTP requests answered, by endpoint and status code.", "endpoint", "code"),
 		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: "jitscore", Subsystem: "http", Name: "request_duration_seconds",
 			Help: "Time to answer an HTTP request, by endpoint.",
@@ -121,30 +115,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 				.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5,
 			},
 		}, []string{"endpoint"}),
-		AuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "jitscore", Subsystem: "http", Name: "auth_failures_total",
-			Help: "Requests refused with 401, by reason (missing or invalid token).",
-		}, []string{"reason"}),
-		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "jitscore", Subsystem: "serve", Name: "reloads_total",
-			Help: "Reloads of config, snapshot and model, by result (ok or failed).",
-		}, []string{"result"}),
-		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "jitscore", Subsystem: "serve", Name: "ready",
-			Help: "1 once a snapshot and model are loaded and requests are scored, else 0.",
-		}),
-		AuditQueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: "jitscore", Subsystem: "audit", Name: "queue_depth",
-			Help: "Decision records accepted and not yet written to the audit log.",
-		}),
-		AuditWritten: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "jitscore", Subsystem: "audit", Name: "records_written_total",
-			Help: "Decision records written and fsynced to the audit log.",
-		}),
-		AuditDropped: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: "jitscore", Subsystem: "audit", Name: "records_dropped_total",
-			Help: "Decision records the audit log could not keep; anything above 0 is lost audit.",
-		}),
+		AuthFailures: metricCounterVec("http", "auth_failures_total",
+			"Requests refused with 401, by reason (missing or invalid token).", "reason"),
+		Reloads: metricCounterVec("serve", "reloads_total",
+			"Reloads of config, snapshot and model, by result (ok or failed).", "result"),
+		Ready: prometheus.NewGauge(metricGaugeOpts("serve", "ready",
+			"1 once a snapshot and model are loaded and requests are scored, else 0.")),
+		AuditQueueDepth: prometheus.NewGauge(metricGaugeOpts("audit", "queue_depth",
+			"Decision records accepted and not yet written to the audit log.")),
+		AuditWritten: prometheus.NewCounter(metricCounterOpts("audit", "records_written_total",
+			"Decision records written and fsynced to the audit log.")),
+		AuditDropped: prometheus.NewCounter(metricCounterOpts("audit", "records_dropped_total",
+			"Decision records the audit log could not keep; anything above 0 is lost audit.")),
 		AuditFlushDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "jitscore", Subsystem: "audit", Name: "flush_duration_seconds",
 			Help:    "Time to write and fsync one batch of audit records.",
@@ -152,10 +134,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		now: time.Now,
 	}
-	m.snapshotAge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "jitscore", Subsystem: "serve", Name: "snapshot_age_seconds",
-		Help: "Seconds since the as-of instant of the loaded feature snapshot; NaN before one is loaded.",
-	}, m.snapshotAgeSeconds)
+	m.snapshotAge = prometheus.NewGaugeFunc(metricGaugeOpts("serve", "snapshot_age_seconds",
+		"Seconds since the as-of instant of the loaded feature snapshot; NaN before one is loaded."),
+		m.snapshotAgeSeconds)
 
 	for _, d := range metricDecisions {
 		for ti, t := range metricTiers {
@@ -180,6 +161,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.collectors()...)
 	}
 	return m
+}
+
+// metricOpts names a jitscore metric; counters and gauges share the type.
+func metricOpts(subsystem, name, help string) prometheus.Opts {
+	return prometheus.Opts{Namespace: "jitscore", Subsystem: subsystem, Name: name, Help: help}
+}
+
+func metricCounterOpts(subsystem, name, help string) prometheus.CounterOpts {
+	return prometheus.CounterOpts(metricOpts(subsystem, name, help))
+}
+
+func metricGaugeOpts(subsystem, name, help string) prometheus.GaugeOpts {
+	return prometheus.GaugeOpts(metricOpts(subsystem, name, help))
+}
+
+func metricCounterVec(subsystem, name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(metricCounterOpts(subsystem, name, help), labels)
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {

@@ -196,6 +196,42 @@ func do(t *testing.T, req *http.Request) answer {
 	return a
 }
 
+// runOnLoopback installs the default state on srv and runs it on a real
+// 127.0.0.1 listener; stop cancels Run and returns its error.
+func runOnLoopback(t *testing.T, srv *approve.Server, opts approve.HTTPOptions) (addr string, stop func() error) {
+	t.Helper()
+	if err := srv.Install(defaultState()); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx, ln, opts) }()
+	return ln.Addr().String(), func() error {
+		cancel()
+		return <-done
+	}
+}
+
+// scoreOK posts body to url as a score request with tokenA and decodes the
+// answer, failing the test unless it is 200.
+func scoreOK(t *testing.T, url, body string) (models.ScoreResponse, answer) {
+	t.Helper()
+	a := post(t, url, tokenA, body)
+	var resp models.ScoreResponse
+	if a.code != 200 {
+		t.Errorf("status %d: %s", a.code, a.raw)
+		return resp, a
+	}
+	if err := json.Unmarshal([]byte(a.raw), &resp); err != nil {
+		t.Fatalf("answer is not a decision: %v: %s", err, a.raw)
+	}
+	return resp, a
+}
+
 const okBody = `{"request_id":"r1","requester":"alice@example.com","entitlement":"aws:111122223333:ReadOnly","duration":"8h"}`
 
 func TestServerAuthenticatesBearerTokens(t *testing.T) {
@@ -387,14 +423,9 @@ func TestServerAnswersUnknownRequesterOrEntitlementWithReview(t *testing.T) {
 		{"unknown entitlement", `{"request_id":"r3","requester":"bob@example.com","entitlement":"stripe:refunds"}`, "review", "new_entitlement"},
 	}
 	for _, c := range cases {
-		a := post(t, ts.url+"/v1/score", tokenA, c.body)
+		resp, a := scoreOK(t, ts.url+"/v1/score", c.body)
 		if a.code != 200 {
-			t.Errorf("%s: status %d: %s", c.name, a.code, a.raw)
 			continue
-		}
-		var resp models.ScoreResponse
-		if err := json.Unmarshal([]byte(a.raw), &resp); err != nil {
-			t.Fatal(err)
 		}
 		if string(resp.Decision) != c.wantDecision || len(resp.Reasons) == 0 || resp.Reasons[0].Factor != c.wantFactor {
 			t.Errorf("%s: answered %s, want %s because of %s", c.name, a.raw, c.wantDecision, c.wantFactor)
@@ -633,17 +664,8 @@ func TestShutdownDrainsTheAuditLogOfEveryAnsweredRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Install(defaultState()); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	runErr := make(chan error, 1)
-	go func() { runErr <- srv.Run(ctx, ln, approve.HTTPOptions{ShutdownTimeout: 10 * time.Second}) }()
+	addr, stop := runOnLoopback(t, srv, approve.HTTPOptions{ShutdownTimeout: 10 * time.Second})
+	url := "http://" + addr
 
 	var answered atomic.Int64
 	var wg sync.WaitGroup
@@ -668,8 +690,7 @@ func TestShutdownDrainsTheAuditLogOfEveryAnsweredRequest(t *testing.T) {
 		})
 	}
 	time.Sleep(400 * time.Millisecond)
-	cancel()
-	if err := <-runErr; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	wg.Wait()
@@ -796,26 +817,16 @@ func TestRunServesTLSWhenACertificateIsConfigured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Install(defaultState()); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx, ln, approve.HTTPOptions{TLSCert: certPath, TLSKey: keyPath}) }()
+	addr, stop := runOnLoopback(t, srv, approve.HTTPOptions{TLSCert: certPath, TLSKey: keyPath})
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	}()
 
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	req, _ := http.NewRequest(http.MethodPost, "https://"+ln.Addr().String()+"/v1/score", strings.NewReader(okBody))
+	req, _ := http.NewRequest(http.MethodPost, "https://"+addr+"/v1/score", strings.NewReader(okBody))
 	req.Header.Set("Authorization", "Bearer "+tokenA)
 	resp, err := client.Do(req)
 	if err != nil {
@@ -825,7 +836,7 @@ func TestRunServesTLSWhenACertificateIsConfigured(t *testing.T) {
 	if resp.StatusCode != 200 || resp.TLS == nil {
 		t.Errorf("score over TLS: status %d, tls %v", resp.StatusCode, resp.TLS != nil)
 	}
-	plain, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	plain, err := http.Get("http://" + addr + "/healthz")
 	if err == nil {
 		plain.Body.Close()
 		if plain.StatusCode == 200 {
