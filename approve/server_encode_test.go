@@ -26,7 +26,7 @@ func stdJSON(t testing.TB, v any) string {
 }
 
 var trickyStrings = []string{
-	"", "plain", `quote " and backslash \`, "new\nline\ttab\rcr", "\x00\x01\x1f\x7f",
+	"", "plain", `quote " and backslash \`, "new\nline\ttab\rcr", "\x00\x01\x1f\x7f", "\b\f",
 	"<html> & ampersand", "ünïcødé ÆØÅ 日本", "line\u2028sep\u2029para", "bad \xff\xfe utf-8 \xc3",
 	"emoji 🎉", strings.Repeat("x", 300),
 }
