@@ -19,7 +19,7 @@ func init() {
 	})
 }
 
-const trainUsage = "train [--as-of TIME] [--holdout 30d] [--min-decided N] [--model FILE] [--format table|json]"
+const trainUsage = "train [--as-of TIME] [--holdout 30d] [--min-decided N] [--l2 X] [--model FILE] [--format table|json]"
 
 // trainSummary is what `jitscore train --format json` prints.
 type trainSummary struct {
@@ -49,6 +49,7 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	holdoutText := fs.String("holdout", "", "test on the requests of this last stretch, e.g. 30d (default: the latest 15%)")
 	minDecided := fs.Int("min-decided", 200, "decided requests needed to fit; fewer stores the cold-start prior")
 	modelPath := fs.String("model", "", "model file to write (default: <db>.model.json)")
+	l2 := fs.Float64("l2", 0.01, "ridge penalty on the standardised coefficients")
 	if err := parseFlags(fs, &c, args); err != nil {
 		return err
 	}
@@ -107,6 +108,7 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 		Attributes: features.AttrStatAttributes,
 		Holdout:    holdout,
 		MinDecided: *minDecided,
+		L2:         *l2,
 		Now:        began,
 	})
 	if err != nil {
