@@ -30,7 +30,7 @@ PEOPLE=${BENCH_PEOPLE:-1000}
 DAYS=${BENCH_DAYS:-60}
 START=2025-01-06
 OPA_VERSION=v1.22.4
-JITSCORE=${JITSCORE:-bin/jitscore}
+JITSCORE=${JITSCORE:-}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/jitscore-bench-serve.XXXXXX")
 pids=()
@@ -43,7 +43,11 @@ trap cleanup EXIT
 
 say() { printf '%s\n' "$*" >&2; }
 
-[ -x "$JITSCORE" ] || go build -o "$JITSCORE" ./cmd/jitscore
+# The binary under test is built from this checkout unless JITSCORE names one.
+if [ -z "$JITSCORE" ]; then
+	JITSCORE="$work/jitscore"
+	go build -o "$JITSCORE" ./cmd/jitscore
+fi
 go build -o "$work/loadgen" ./scripts/loadgen
 go build -o "$work/barehandler" ./scripts/barehandler
 lg="$work/loadgen"
