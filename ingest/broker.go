@@ -31,9 +31,13 @@ const (
 
 // TableRejection is one row of a broker file that was not loaded, or a
 // warning about one that was: the line where the record starts and why.
+// EndLine is the last line of a rejected record that spans several lines
+// (an unbalanced CSV quote swallows the lines up to the next quote), and 0
+// for a one-line record.
 type TableRejection struct {
-	Line   int    `json:"line"`
-	Reason string `json:"reason"`
+	Line    int    `json:"line"`
+	EndLine int    `json:"end_line,omitempty"`
+	Reason  string `json:"reason"`
 }
 
 // TableSummary reports one broker file load. RowsLoaded counts rows written
@@ -80,8 +84,12 @@ func LoadTableFile(ctx context.Context, db *sql.DB, kind TableKind, path string,
 // identities, entitlement for the catalogue. Columns are those of the design
 // document; unknown columns are kept in the attributes JSON column. A row
 // with a missing required field, an unknown status or tier, or an unparsable
-// time or duration is rejected with its line and reason and recorded in the
-// quarantine table; the other rows still load. source names the file in
+// time or duration, a cell that is not valid UTF-8, or a JSON array or
+// object in a column that holds text is rejected with its line and reason
+// and recorded in the quarantine table; the other rows still load. A record
+// that spans several lines and is rejected (an unbalanced quote) names its
+// span, so that the rows it swallowed are reported too. A CSV header
+// without a required column fails the load at once, naming the column. source names the file in
 // rejections and errors. The load is one transaction: an error returned
 // here means nothing of the file was written.
 func LoadTable(
@@ -97,13 +105,14 @@ func LoadTable(
 		log = slog.Default()
 	}
 	var parse func(map[string]string) (brokerRecord, error)
+	var columns map[string]bool
 	switch kind {
 	case TableRequests:
-		parse = parseRequestRow
+		parse, columns = parseRequestRow, requestColumns
 	case TableIdentities:
-		parse = parseIdentityRow
+		parse, columns = parseIdentityRow, identityColumns
 	case TableEntitlements:
-		parse = parseEntitlementRow
+		parse, columns = parseEntitlementRow, entitlementColumns
 	default:
 		return nil, fmt.Errorf("ingest: unknown table kind %q", kind)
 	}
@@ -111,6 +120,13 @@ func LoadTable(
 	tr, err := newTableReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("ingest %s %s: %w", kind, source, err)
+	}
+	// A CSV header without a required column would reject every row for
+	// the same reason: say it once.
+	if cr, ok := tr.(*csvReader); ok {
+		if err := cr.requireColumns(requiredColumns[kind]); err != nil {
+			return nil, fmt.Errorf("ingest %s %s: %w", kind, source, err)
+		}
 	}
 
 	// Parse everything first; a later row with the same key replaces the
@@ -125,13 +141,18 @@ func LoadTable(
 		var re *rowError
 		if errors.As(err, &re) {
 			sum.RowsRead++
-			sum.reject(re.line, re.reason)
+			sum.RowsRejected++
+			sum.Rejections = append(sum.Rejections, TableRejection{Line: re.line, EndLine: re.endLine, Reason: re.reason})
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("ingest %s %s: %w", kind, source, err)
 		}
 		sum.RowsRead++
+		if f := textOnly(row, columns); f != "" {
+			sum.reject(row.line, fmt.Sprintf("field %s: a JSON array or object where a string is expected", f))
+			continue
+		}
 		rec, perr := parse(row.fields)
 		if perr != nil {
 			sum.reject(row.line, perr.Error())
@@ -182,6 +203,30 @@ func (s *TableSummary) reject(line int, reason string) {
 	s.Rejections = append(s.Rejections, TableRejection{Line: line, Reason: reason})
 }
 
+// textOnly returns the first (by name) of the kind's own columns that row
+// holds as a JSON array or object, "" when none does. Only aliases may be
+// an array; the extra columns kept as attributes may be anything.
+func textOnly(row tableRow, columns map[string]bool) string {
+	var bad []string
+	for f := range row.nonText {
+		if columns[f] && f != "aliases" {
+			bad = append(bad, f)
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	sort.Strings(bad)
+	return bad[0]
+}
+
+// requiredColumns are the fields every row of a kind must have.
+var requiredColumns = map[TableKind][]string{
+	TableRequests:     {"request_id", "requester", "entitlement", "requested_at", "status"},
+	TableIdentities:   {"user"},
+	TableEntitlements: {"entitlement"},
+}
+
 // brokerRecord is one parsed row of any kind, with its key.
 type brokerRecord struct {
 	line int
@@ -202,7 +247,7 @@ var requestColumns = map[string]bool{
 }
 
 func parseRequestRow(f map[string]string) (brokerRecord, error) {
-	if err := requireFields(f, "request_id", "requester", "entitlement", "requested_at", "status"); err != nil {
+	if err := requireFields(f, requiredColumns[TableRequests]...); err != nil {
 		return brokerRecord{}, err
 	}
 	req := models.Request{
@@ -255,7 +300,7 @@ func parseRequestRow(f map[string]string) (brokerRecord, error) {
 var identityColumns = map[string]bool{"user": true, "aliases": true, "identity_store_id": true}
 
 func parseIdentityRow(f map[string]string) (brokerRecord, error) {
-	if err := requireFields(f, "user"); err != nil {
+	if err := requireFields(f, requiredColumns[TableIdentities]...); err != nil {
 		return brokerRecord{}, err
 	}
 	id := models.Identity{
@@ -278,7 +323,7 @@ var entitlementColumns = map[string]bool{
 }
 
 func parseEntitlementRow(f map[string]string) (brokerRecord, error) {
-	if err := requireFields(f, "entitlement"); err != nil {
+	if err := requireFields(f, requiredColumns[TableEntitlements]...); err != nil {
 		return brokerRecord{}, err
 	}
 	e := models.DeriveEntitlement(f["entitlement"])

@@ -11,15 +11,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // tableRow is one record of a broker file: its line number (1-based, the
 // line where the record starts) and its fields by lower-cased column name.
 // Empty values are left out, so a missing field and an empty one read the
 // same.
+//
+// nonText names the NDJSON fields whose value was a JSON array or object
+// rather than a string, number or boolean, so that a column that must hold
+// text can refuse it instead of taking a flattened form.
 type tableRow struct {
-	line   int
-	fields map[string]string
+	line    int
+	fields  map[string]string
+	nonText map[string]bool
 }
 
 // tableReader yields the rows of a CSV or NDJSON file. A malformed record
@@ -29,13 +35,26 @@ type tableReader interface {
 	next() (tableRow, error)
 }
 
-// rowError is a record that could not be read at all.
+// rowError is a record that could not be read at all. endLine is the
+// last line of a record that spans several (0 for one line): a CSV quote
+// left open swallows the lines up to the next quote into one record, and
+// the span says which lines were lost with it.
 type rowError struct {
-	line   int
-	reason string
+	line    int
+	endLine int
+	reason  string
 }
 
 func (e *rowError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.reason) }
+
+// spanError is a rowError for the record on lines start to end; a span of
+// more than one line is named ahead of the reason ("lines 3-5: ...").
+func spanError(start, end int, reason string) *rowError {
+	if end <= start {
+		return &rowError{line: start, reason: reason}
+	}
+	return &rowError{line: start, endLine: end, reason: fmt.Sprintf("lines %d-%d: %s", start, end, reason)}
+}
 
 // newTableReader detects the format from the content: a first non-blank
 // byte of '{' means NDJSON, '[' is refused (a JSON array is not one of the
@@ -105,39 +124,52 @@ func (n *ndjsonReader) next() (tableRow, error) {
 		if len(b) == 0 {
 			continue
 		}
-		fields, perr := ndjsonFields(b)
+		if !utf8.Valid(b) {
+			// encoding/json would silently replace the bad bytes.
+			return tableRow{}, &rowError{line: n.line, reason: "not valid UTF-8"}
+		}
+		fields, nonText, perr := ndjsonFields(b)
 		if perr != nil {
 			return tableRow{}, &rowError{line: n.line, reason: perr.Error()}
 		}
-		return tableRow{line: n.line, fields: fields}, nil
+		return tableRow{line: n.line, fields: fields, nonText: nonText}, nil
 	}
 }
 
 // ndjsonFields flattens one JSON object to text fields: strings as they
 // are, numbers as written, booleans as true/false, arrays of scalars joined
 // with ";" (so "aliases": ["a","b"] reads like the CSV "a;b"), and nested
-// objects as compact JSON.
-func ndjsonFields(b []byte) (map[string]string, error) {
+// objects as compact JSON. nonText holds the names of the fields that were
+// arrays or objects (nil when there are none).
+func ndjsonFields(b []byte) (fields map[string]string, nonText map[string]bool, err error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var obj map[string]any
 	if err := dec.Decode(&obj); err != nil {
-		return nil, fmt.Errorf("not a JSON object: %v", err)
+		return nil, nil, fmt.Errorf("not a JSON object: %v", err)
 	}
 	if dec.More() {
-		return nil, errors.New("more than one JSON value on the line")
+		return nil, nil, errors.New("more than one JSON value on the line")
 	}
-	out := make(map[string]string, len(obj))
+	fields = make(map[string]string, len(obj))
 	for k, v := range obj {
 		s, err := jsonText(v)
 		if err != nil {
-			return nil, fmt.Errorf("field %q: %v", k, err)
+			return nil, nil, fmt.Errorf("field %q: %v", k, err)
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		switch v.(type) {
+		case []any, map[string]any:
+			if nonText == nil {
+				nonText = map[string]bool{}
+			}
+			nonText[k] = true
 		}
 		if s = strings.TrimSpace(s); s != "" {
-			out[strings.ToLower(strings.TrimSpace(k))] = s
+			fields[k] = s
 		}
 	}
-	return out, nil
+	return fields, nonText, nil
 }
 
 func jsonText(v any) (string, error) {
@@ -167,7 +199,8 @@ func jsonText(v any) (string, error) {
 	return string(b), err
 }
 
-// csvReader reads a CSV file whose first record is the header.
+// csvReader reads a CSV file whose first record is the header. A record
+// with a cell that is not valid UTF-8 is rejected, naming the column.
 type csvReader struct {
 	r      *csv.Reader
 	header []string
@@ -184,6 +217,9 @@ func newCSVReader(r io.Reader) (*csvReader, error) {
 	header := make([]string, len(head))
 	seen := make(map[string]bool, len(head))
 	for i, h := range head {
+		if !utf8.ValidString(h) {
+			return nil, fmt.Errorf("CSV header: column %d is not valid UTF-8", i+1)
+		}
 		h = strings.ToLower(strings.TrimSpace(h))
 		if h == "" {
 			return nil, fmt.Errorf("CSV header: column %d has no name", i+1)
@@ -197,24 +233,50 @@ func newCSVReader(r io.Reader) (*csvReader, error) {
 	return &csvReader{r: cr, header: header}, nil
 }
 
+// requireColumns reports the names among want that the header lacks.
+func (c *csvReader) requireColumns(want []string) error {
+	have := make(map[string]bool, len(c.header))
+	for _, h := range c.header {
+		have[h] = true
+	}
+	var missing []string
+	for _, w := range want {
+		if !have[w] {
+			missing = append(missing, w)
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("CSV header has no %s column", missing[0])
+	}
+	return fmt.Errorf("CSV header has no %s columns", strings.Join(missing, ", "))
+}
+
 func (c *csvReader) next() (tableRow, error) {
 	rec, err := c.r.Read()
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
-			return tableRow{}, &rowError{line: pe.StartLine, reason: pe.Err.Error()}
+			return tableRow{}, spanError(pe.StartLine, pe.Line, pe.Err.Error())
 		}
 		return tableRow{}, err
 	}
 	line, _ := c.r.FieldPos(0)
 	if len(rec) != len(c.header) {
-		return tableRow{}, &rowError{
-			line:   line,
-			reason: fmt.Sprintf("%d fields, the header has %d", len(rec), len(c.header)),
-		}
+		// A quoted cell keeps its line breaks, so the record ends where
+		// its last cell starts plus the breaks inside it.
+		last, _ := c.r.FieldPos(len(rec) - 1)
+		end := last + strings.Count(rec[len(rec)-1], "\n")
+		return tableRow{}, spanError(line, end,
+			fmt.Sprintf("%d fields, the header has %d", len(rec), len(c.header)))
 	}
 	fields := make(map[string]string, len(rec))
 	for i, v := range rec {
+		if !utf8.ValidString(v) {
+			return tableRow{}, &rowError{line: line, reason: fmt.Sprintf("field %s is not valid UTF-8", c.header[i])}
+		}
 		if v = strings.TrimSpace(v); v != "" {
 			fields[c.header[i]] = v
 		}

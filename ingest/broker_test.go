@@ -269,3 +269,94 @@ func TestLoadTableCountsRowsInMetrics(t *testing.T) {
 		t.Errorf("rows rejected = %v, want 3", got)
 	}
 }
+
+// TestLoadTableRejectsBadRecordsAndLoadsTheRest pins that a cell that is
+// not valid UTF-8, a JSON array in a text column and a record swallowed by
+// an unbalanced quote each reject only their own line (or span, named),
+// and the rows around them load.
+func TestLoadTableRejectsBadRecordsAndLoadsTheRest(t *testing.T) {
+	t.Parallel()
+	const head = "request_id,requester,entitlement,requested_at,status\n"
+	row := func(id string) string { return id + ",a@example.com,e1,2024-03-01T09:00:00Z,approved\n" }
+	cases := []struct {
+		name   string
+		body   string
+		want   []TableRejection
+		loaded []string
+	}{
+		{
+			name:   "invalid UTF-8 cell",
+			body:   head + "R-1,a\xff@example.com,e1,2024-03-01T09:00:00Z,approved\n" + row("R-2"),
+			want:   []TableRejection{{Line: 2, Reason: "field requester is not valid UTF-8"}},
+			loaded: []string{"R-2"},
+		},
+		{
+			name: "unbalanced quote closed later",
+			body: head + row("R-1") + "R-2,\"b,e1,2024-03-01T09:00:00Z,approved\n" + row("R-3") +
+				"R-4,c,e1\",2024-03-01T09:00:00Z,approved\n" + row("R-5"),
+			want:   []TableRejection{{Line: 3, EndLine: 5, Reason: "lines 3-5: 4 fields, the header has 5"}},
+			loaded: []string{"R-1", "R-5"},
+		},
+		{
+			name:   "unbalanced quote to the end",
+			body:   head + row("R-1") + "R-2,\"b,e1,2024-03-01T09:00:00Z,approved\n" + row("R-3"),
+			want:   []TableRejection{{Line: 3, EndLine: 4, Reason: `lines 3-4: extraneous or missing " in quoted-field`}},
+			loaded: []string{"R-1"},
+		},
+		{
+			name: "JSON array where a string is expected",
+			body: `{"request_id":"R-1","requester":["a"],"entitlement":"e1","requested_at":"2024-03-01T09:00:00Z","status":"approved"}` + "\n" +
+				`{"request_id":"R-2","requester":"a","entitlement":"e1","requested_at":"2024-03-01T09:00:00Z","status":"approved","tags":["x"]}` + "\n",
+			want:   []TableRejection{{Line: 1, Reason: "field requester: a JSON array or object where a string is expected"}},
+			loaded: []string{"R-2"},
+		},
+		{
+			name:   "invalid UTF-8 NDJSON line",
+			body:   "{\"request_id\":\"R-1\",\"requester\":\"a\xff\",\"entitlement\":\"e1\",\"requested_at\":\"2024-03-01T09:00:00Z\",\"status\":\"approved\"}\n",
+			want:   []TableRejection{{Line: 1, Reason: "not valid UTF-8"}},
+			loaded: nil,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := openTestDB(t)
+			sum := load(t, db, TableRequests, tc.body)
+			if !reflect.DeepEqual(sum.Rejections, tc.want) {
+				t.Errorf("rejections = %+v, want %+v", sum.Rejections, tc.want)
+			}
+			if ids := queryStrings(t, db, "SELECT request_id FROM requests ORDER BY 1"); !reflect.DeepEqual(ids, tc.loaded) {
+				t.Errorf("loaded = %v, want %v", ids, tc.loaded)
+			}
+		})
+	}
+}
+
+// TestLoadTableMissingHeaderColumnFailsAtOnce pins that a CSV header
+// without a required column is one error naming it, not a rejection per
+// row.
+func TestLoadTableMissingHeaderColumnFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		kind TableKind
+		body string
+		want string
+	}{
+		{TableRequests, "request_id,requester,requested_at,status\nR-1,a,2024-03-01T09:00:00Z,approved\n",
+			"ingest requests in.requests: CSV header has no entitlement column"},
+		{TableRequests, "request_id,requester\nR-1,a\n",
+			"ingest requests in.requests: CSV header has no entitlement, requested_at, status columns"},
+		{TableEntitlements, "app,tier\nx,low\n", "ingest entitlements in.entitlements: CSV header has no entitlement column"},
+		{TableIdentities, "aliases\nx\n", "ingest identities in.identities: CSV header has no user column"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			t.Parallel()
+			db := openTestDB(t)
+			_, err := LoadTable(context.Background(), db, tc.kind, "in."+string(tc.kind), strings.NewReader(tc.body), TableOptions{})
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
