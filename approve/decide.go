@@ -23,10 +23,18 @@ const (
 	GuardUnparsableDuration = "guardrail:unparsable_duration"
 	GuardNeverAutoApprove   = "guardrail:never_auto_approve"
 	GuardMaxDuration        = "guardrail:max_duration"
+	GuardNoDuration         = "guardrail:no_duration"
+	GuardImplausibleTime    = "guardrail:implausible_time"
 	GuardUnknownRequester   = "guardrail:unknown_requester"
 	GuardNewEntitlement     = "guardrail:new_entitlement"
 	GuardNoJustification    = "guardrail:require_justification"
 	GuardContractor         = "guardrail:contractor"
+)
+
+// Limits on requested_at relative to the decision time; see Decide.
+const (
+	MaxClockSkew  = time.Hour
+	MaxRequestAge = 30 * 24 * time.Hour
 )
 
 // Input is everything one decision depends on. Decide reads nothing else:
@@ -69,8 +77,11 @@ type Input struct {
 //
 // The policy decision is the strictest of steps 4 and 5. In shadow mode the
 // answered decision is review and PolicyDecision carries the policy's; in
-// enforce mode they are equal. A request without a duration is not checked
-// against max_duration: the broker's default length applies to it.
+// enforce mode they are equal. A request without a duration, for a tier
+// with a max_duration, is reviewed: its length cannot be checked. A
+// requested_at more than MaxClockSkew after Now, or more than MaxRequestAge
+// before it, is reviewed too: such a request is a replay, a clock fault or
+// a forgery, and its time-of-day features cannot be trusted.
 func Decide(in Input) (models.ScoreResponse, AuditRecord) {
 	cfg := in.Config
 	if cfg == nil {
@@ -92,6 +103,11 @@ func Decide(in Input) (models.ScoreResponse, AuditRecord) {
 				fmt.Sprintf("requested_at %q is not an RFC 3339 time; scored as of now", s))
 		} else {
 			at = t
+			if !in.Now.IsZero() && (t.After(in.Now.Add(MaxClockSkew)) || t.Before(in.Now.Add(-MaxRequestAge))) {
+				d.guard(GuardImplausibleTime, models.DecisionReview,
+					fmt.Sprintf("requested_at %s is implausibly far from the decision time %s",
+						t.UTC().Format(time.RFC3339), in.Now.UTC().Format(time.RFC3339)))
+			}
 		}
 	}
 	var dur time.Duration
@@ -184,10 +200,17 @@ func Decide(in Input) (models.ScoreResponse, AuditRecord) {
 		d.guard(GuardNeverAutoApprove, models.DecisionReview,
 			fmt.Sprintf("tier %s is never auto-approved", tier))
 	}
-	if limit, ok := g.MaxDuration[tier]; ok && dur > limit {
-		d.guard(GuardMaxDuration, models.DecisionReview,
-			fmt.Sprintf("requested %s; tier %s allows at most %s without review",
-				scoring.ShortDuration(dur), tier, scoring.ShortDuration(limit)))
+	if limit, ok := g.MaxDuration[tier]; ok {
+		switch {
+		case dur > limit:
+			d.guard(GuardMaxDuration, models.DecisionReview,
+				fmt.Sprintf("requested %s; tier %s allows at most %s without review",
+					scoring.ShortDuration(dur), tier, scoring.ShortDuration(limit)))
+		case dur == 0:
+			d.guard(GuardNoDuration, models.DecisionReview,
+				fmt.Sprintf("no usable duration given; tier %s allows at most %s without review",
+					tier, scoring.ShortDuration(limit)))
+		}
 	}
 	var person *features.Person
 	if snap != nil && invalid == "" {

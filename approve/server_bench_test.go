@@ -26,7 +26,7 @@ func BenchmarkServeScore(b *testing.B) {
 		b.Fatal(err)
 	}
 	model := scoring.PriorModel([]string{"department", "title"}, time.Now())
-	dec := approve.NewPolicyDecider(approve.DefaultConfig(), scoringtest.Org(), model)
+	dec := approve.NewPolicyDecider(approve.DefaultConfig(), scoringtest.Org(), model).WithClock(testClock)
 	if err := srv.Install(approve.State{Decider: dec, Tokens: []string{tokenA}}); err != nil {
 		b.Fatal(err)
 	}

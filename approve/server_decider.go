@@ -38,6 +38,13 @@ func NewPolicyDecider(cfg *Config, snap *features.Snapshot, model *scoring.Model
 	}
 }
 
+// WithClock makes the decider read the decision time from now instead of
+// the system clock (tests and replays), and returns it.
+func (d *PolicyDecider) WithClock(now func() time.Time) *PolicyDecider {
+	d.now = now
+	return d
+}
+
 // PolicyVersion is the hash of the config this decider applies.
 func (d *PolicyDecider) PolicyVersion() string { return d.version }
 

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jitscore/jitscore/approve"
 	"github.com/jitscore/jitscore/models"
@@ -28,7 +29,7 @@ func TestServeWithThePolicyDeciderAnswersAndAuditsEveryDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := approve.NewPolicyDecider(cfg, scoringtest.Org(), scoringtest.ConstantModel(0.05))
+	dec := approve.NewPolicyDecider(cfg, scoringtest.Org(), scoringtest.ConstantModel(0.05)).WithClock(testClock)
 	if err := srv.Install(approve.State{Decider: dec, Tokens: []string{tokenA}}); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestServeWithThePolicyDeciderAnswersAndAuditsEveryDecision(t *testing.T) {
 
 func TestPolicyDeciderInShadowModeAnswersReviewAndRecordsThePolicy(t *testing.T) {
 	t.Parallel()
-	dec := approve.NewPolicyDecider(approve.DefaultConfig(), scoringtest.Org(), scoringtest.ConstantModel(0.05))
+	dec := approve.NewPolicyDecider(approve.DefaultConfig(), scoringtest.Org(), scoringtest.ConstantModel(0.05)).WithClock(testClock)
 	resp, rec := dec.Score(context.Background(), scoringtest.Request("r1", scoringtest.Alice, scoringtest.ReadOnly, "8h", ""))
 	if resp.Decision != models.DecisionReview || resp.PolicyDecision != models.DecisionAutoApprove {
 		t.Errorf("shadow answered %s (policy %s), want review (policy auto_approve)", resp.Decision, resp.PolicyDecision)
@@ -107,7 +108,7 @@ func TestPolicyDeciderWithoutSnapshotOrModelReviewsEverything(t *testing.T) {
 	t.Parallel()
 	cfg := approve.DefaultConfig()
 	cfg.Mode = approve.ModeEnforce
-	dec := approve.NewPolicyDecider(cfg, nil, nil)
+	dec := approve.NewPolicyDecider(cfg, nil, nil).WithClock(testClock)
 	resp, rec := dec.Score(context.Background(), scoringtest.Request("r1", scoringtest.Alice, scoringtest.ReadOnly, "8h", ""))
 	if resp.Decision != models.DecisionReview || rec.Error == "" {
 		t.Errorf("answered %s with error %q, want review with the reason", resp.Decision, rec.Error)
@@ -120,7 +121,7 @@ func TestRenewalsOverHTTPAnswerFromTheSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := approve.NewPolicyDecider(approve.DefaultConfig(), scoringtest.Org(), scoringtest.ConstantModel(0.05))
+	dec := approve.NewPolicyDecider(approve.DefaultConfig(), scoringtest.Org(), scoringtest.ConstantModel(0.05)).WithClock(testClock)
 	if err := srv.Install(approve.State{Decider: dec, Tokens: []string{tokenA}}); err != nil {
 		t.Fatal(err)
 	}
@@ -140,4 +141,14 @@ func TestRenewalsOverHTTPAnswerFromTheSnapshot(t *testing.T) {
 		!strings.HasPrefix(a.raw, `{"actions":[`) {
 		t.Errorf("window query answered %d %s, want 200 with an actions array", a.code, a.raw)
 	}
+}
+
+// testClock is the decision time of the fixture requests: the hour after
+// scoringtest.RequestedAt, so that their times are plausible.
+func testClock() time.Time {
+	t, err := time.Parse(time.RFC3339, scoringtest.RequestedAt)
+	if err != nil {
+		panic(err)
+	}
+	return t.Add(time.Hour)
 }

@@ -36,7 +36,9 @@ func TestParseDurationAcceptsEveryUserForm(t *testing.T) {
 
 func TestParseDurationRejectsNonsense(t *testing.T) {
 	t.Parallel()
-	for _, in := range []string{"", "abc", "-4h", "-3", "P1Y", "P1M", "PT", "P5", "PTX", "Pd"} {
+	for _, in := range []string{"", "abc", "-4h", "-3", "P1Y", "P1M", "PT", "P5", "PTX", "Pd",
+		"NaN", "nan", "Inf", "+Inf", "-Inf", "NaNd", "Infd", "1e400", "0x10", "PT99999999H",
+		"999999999999999999999", "3651d", "P99999999D", "100000000h", "522w"} {
 		if d, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) = %v, want an error", in, d)
 		}
@@ -64,4 +66,26 @@ func TestFormatDurationWritesDays(t *testing.T) {
 	if got := FormatDuration(4 * time.Hour); got != "4h0m0s" {
 		t.Errorf("got %q", got)
 	}
+}
+
+func TestParseDurationAcceptsUpToTenYears(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"3650d", "520w", "87600h"} {
+		d, err := ParseDuration(in)
+		if err != nil || d <= 0 || d > MaxDuration {
+			t.Errorf("ParseDuration(%q) = %v, %v; want a duration within MaxDuration", in, d, err)
+		}
+	}
+}
+
+func FuzzParseDurationNeverOverflows(f *testing.F) {
+	for _, s := range []string{"8h", "90d", "PT8H", "28800", "NaN", "1e9", "P1DT2H", "-1h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err == nil && (d < 0 || d > MaxDuration) {
+			t.Fatalf("ParseDuration(%q) = %v outside [0, MaxDuration]", s, d)
+		}
+	})
 }

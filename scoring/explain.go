@@ -83,6 +83,12 @@ func (sc *Score) Detail(f Feature) string {
 		if h.Grants == 0 && h.Approved == 0 {
 			return fmt.Sprintf("%s has not been granted this before", who)
 		}
+		if !x.Ent.CloudTrailBacked {
+			// An app outside AWS: "used it never" would read as a finding
+			// when CloudTrail simply cannot see it.
+			return fmt.Sprintf("%s was granted this %s (CloudTrail cannot show use of %s)", who,
+				times(max(h.Grants, h.Approved)), entName(x.Ent.ID))
+		}
 		return fmt.Sprintf("%s was granted this %s and used it %s", who, times(max(h.Grants, h.Approved)),
 			usedTimes(h.GrantsUsed, max(h.Grants, h.Approved)))
 	case FHistDenied:
@@ -99,6 +105,10 @@ func (sc *Score) Detail(f Feature) string {
 	case FEntUsedShare:
 		if x.Ent.Grants == 0 {
 			return "this entitlement has not been granted yet"
+		}
+		if !x.Ent.CloudTrailBacked {
+			return fmt.Sprintf("CloudTrail cannot show use of %s, so its %d grants have no use on record",
+				entName(x.Ent.ID), x.Ent.Grants)
 		}
 		return fmt.Sprintf("%d of %d grants of this entitlement were used", x.Ent.GrantsUsed, x.Ent.Grants)
 	case FEntRequesters:
@@ -230,6 +240,14 @@ func usedTimes(used, of int) string {
 		return "each time"
 	}
 	return times(used)
+}
+
+// entName names an entitlement in a sentence, "this app" when unknown.
+func entName(id string) string {
+	if id == "" {
+		return "this app"
+	}
+	return id
 }
 
 func tierName(t models.Tier) string {

@@ -233,9 +233,12 @@ func Extract(s *features.Snapshot, r Request, attrs []string, v *Vector) Facts {
 			v[FNewHire] = 1
 		}
 		v[FTenure] = math.Log1p(float64(f.TenureDays))
-	} else if p != nil {
-		// Unknown start date: the median tenure of a mid-sized org
-		// (about two years) keeps the feature neutral.
+	} else {
+		// Unknown start date, or no identity record at all: the median
+		// tenure of a mid-sized org (about two years) keeps the feature
+		// neutral. Leaving it 0 would make an unknown requester look like a
+		// day-one starter, which the fitted tenure weight may read as safe;
+		// the unknown_requester feature and guardrail carry that risk.
 		v[FTenure] = math.Log1p(730)
 	}
 	if f.Contractor {

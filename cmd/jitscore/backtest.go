@@ -236,18 +236,6 @@ func textPct(v *float64) string {
 	return strconv.FormatFloat(*v*100, 'f', 1, 64) + "%"
 }
 
-// parseTimeFlag parses an optional RFC 3339 flag value.
-func parseTimeFlag(name, v string) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}, usageError{fmt.Sprintf("--%s %q: want an RFC 3339 time", name, v)}
-	}
-	return t.UTC(), nil
-}
-
 // parseUnitList parses a comma-separated list of numbers in [0, 1].
 func parseUnitList(name, v string) ([]float64, error) {
 	if v == "" {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/jitscore/jitscore/approve"
 	"github.com/jitscore/jitscore/ingest/schema"
@@ -164,4 +165,23 @@ func interspersed(fs *flag.FlagSet, args []string) []string {
 		return flags
 	}
 	return append(append(flags, "--"), pos...)
+}
+
+// timeLayouts are the forms a time flag accepts, tried in order. A time
+// without a zone is UTC.
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", time.DateOnly}
+
+// parseTimeFlag parses the value of a time flag (--as-of, --at, --from,
+// ...): RFC 3339, a date (midnight UTC) or a date and time without a zone
+// (UTC). An empty value gives the zero time and no error.
+func parseTimeFlag(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, usageError{fmt.Sprintf("--%s %q: want an RFC 3339 time such as 2026-01-02T15:04:05Z, or a date such as 2026-01-02", name, v)}
 }

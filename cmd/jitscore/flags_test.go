@@ -3,7 +3,9 @@ package main
 import (
 	"flag"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestInterspersedAcceptsFlagsAfterPositionals(t *testing.T) {
@@ -38,5 +40,34 @@ func TestInterspersedAcceptsFlagsAfterPositionals(t *testing.T) {
 				t.Errorf("db=%q v=%v, want %q %v", *db, *v, c.db, c.v)
 			}
 		})
+	}
+}
+
+func TestParseTimeFlagAcceptsDatesAndRFC3339(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"2025-03-07":                "2025-03-07T00:00:00Z",
+		"2025-03-07T10:30":          "2025-03-07T10:30:00Z",
+		"2025-03-07T10:30:15":       "2025-03-07T10:30:15Z",
+		"2025-03-07T10:30:15+02:00": "2025-03-07T08:30:15Z",
+		"2025-03-07T10:30:15.5Z":    "2025-03-07T10:30:15.5Z",
+	}
+	for in, want := range cases {
+		got, err := parseTimeFlag("at", in)
+		if err != nil {
+			t.Errorf("parseTimeFlag(%q): %v", in, err)
+			continue
+		}
+		if s := got.Format(time.RFC3339Nano); s != want {
+			t.Errorf("parseTimeFlag(%q) = %s, want %s", in, s, want)
+		}
+	}
+	if got, err := parseTimeFlag("at", ""); err != nil || !got.IsZero() {
+		t.Errorf("empty value: got %v, %v; want zero time, nil", got, err)
+	}
+	for _, bad := range []string{"yesterday", "2025-13-01", "07/03/2025"} {
+		if _, err := parseTimeFlag("as-of", bad); err == nil || !strings.Contains(err.Error(), "--as-of") {
+			t.Errorf("parseTimeFlag(%q) error = %v, want one naming --as-of", bad, err)
+		}
 	}
 }

@@ -18,6 +18,19 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
 		return usageError{"ingest: want cloudtrail, requests, identities or entitlements"}
 	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(env.Stderr, `usage: jitscore ingest KIND [flags] SOURCE
+
+kinds:
+  cloudtrail PATH|GLOB|DIR|s3://bucket/prefix   CloudTrail in any delivered shape
+  requests FILE                                 the broker's request history (CSV or NDJSON)
+  identities FILE                               people, aliases and attributes (CSV or NDJSON)
+  entitlements FILE                             the entitlement catalogue (CSV or NDJSON)
+
+Run 'jitscore ingest KIND -h' for the flags of one kind.
+`)
+		return nil
+	}
 	switch args[0] {
 	case "cloudtrail":
 		return runIngestCloudTrail(ctx, env, args[1:])

@@ -111,6 +111,38 @@ func TestSQLRefusesAnythingButOneReadOnlyQuery(t *testing.T) {
 	}
 }
 
+// TestSQLReadsNothingButTheDatabase pins the confinement of sql: a
+// SELECT that would read a local file, list a directory or load an
+// extension from the network fails, while the public views still answer.
+func TestSQLReadsNothingButTheDatabase(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "r.duckdb")
+	if _, _, err := ctRun(t, "ingest", "cloudtrail", "--db", db, filepath.Join(ctCase(t, "a4-null-params"), "input")); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "secret.csv")
+	if err := os.WriteFile(secret, []byte("k\ntop-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"SELECT * FROM read_csv('" + secret + "')",
+		"SELECT * FROM read_text('" + secret + "')",
+		"SELECT * FROM glob('" + dir + "/*')",
+		"SELECT * FROM sqlite_scan('" + secret + "', 'x')",
+		"SELECT current_setting('enable_external_access') AS v FROM read_blob('" + secret + "')",
+	} {
+		out, _, err := ctRun(t, "sql", "--db", db, q)
+		if err == nil || strings.Contains(out, "top-secret") {
+			t.Errorf("sql %q = %q, %v; want it refused", q, out, err)
+		}
+	}
+	out, _, err := ctRun(t, "sql", "--db", db, "--format", "csv", "SELECT count(*) AS n FROM events")
+	if err != nil || out != "n\n3\n" {
+		t.Errorf("events count = %q, %v; want n=3", out, err)
+	}
+}
+
 // TestIngestCloudTrailBadArgumentsFailClearly checks usage errors.
 func TestIngestCloudTrailBadArgumentsFailClearly(t *testing.T) {
 	t.Parallel()

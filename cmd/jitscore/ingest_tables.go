@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 
 	"github.com/jitscore/jitscore/ingest"
@@ -16,10 +15,10 @@ func runIngestTable(ctx context.Context, env *Env, kind string, args []string) e
 	var c common
 	fs := newFlagSet("ingest "+kind, "ingest "+kind+" [flags] FILE", &c)
 	fs.SetOutput(env.Stderr)
-	files, err := parseInterleaved(fs, &c, args)
-	if err != nil {
+	if err := parseFlags(fs, &c, args); err != nil {
 		return err
 	}
+	files := fs.Args()
 	if len(files) != 1 {
 		return usageError{fmt.Sprintf("ingest %s: want exactly one FILE, got %d", kind, len(files))}
 	}
@@ -47,23 +46,11 @@ func runIngestTable(ctx context.Context, env *Env, kind string, args []string) e
 	}
 	fmt.Fprintf(env.Stderr, "ingest %s: %d rows loaded (%d updated existing keys), %d rejected, from %s\n",
 		kind, sum.RowsLoaded, sum.Duplicates, sum.RowsRejected, sum.Source)
-	return nil
-}
-
-// parseInterleaved parses flags that may come before or after the
-// positional arguments ("ingest requests FILE --format json") and returns
-// the positional ones.
-func parseInterleaved(fs *flag.FlagSet, c *common, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, c, args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	if sum.RowsLoaded == 0 && sum.RowsRejected > 0 {
+		// Every row failed: most likely the wrong kind of file, which should
+		// not pass silently in a scheduled job.
+		return fmt.Errorf("ingest %s: every row of %s was rejected (%d): is it a %s file?",
+			kind, sum.Source, sum.RowsRejected, kind)
 	}
+	return nil
 }

@@ -60,11 +60,10 @@ func runRenewals(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	at := time.Now().UTC()
-	if *atText != "" {
-		if at, err = time.Parse(time.RFC3339, *atText); err != nil {
-			return usageError{fmt.Sprintf("renewals: --at %q: want an RFC 3339 time such as 2026-01-02T15:04:05Z", *atText)}
-		}
-		at = at.UTC()
+	if t, err := parseTimeFlag("at", *atText); err != nil {
+		return err
+	} else if !t.IsZero() {
+		at = t
 	}
 	within := cfg.Renewal.Within
 	if *withinText != "" {

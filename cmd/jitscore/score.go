@@ -69,13 +69,9 @@ func runScore(ctx context.Context, env *Env, args []string) error {
 	if fl.NArg() > 1 {
 		return usageError{"score: want at most one FILE"}
 	}
-	var fixedNow time.Time
-	if *nowText != "" {
-		t, err := time.Parse(time.RFC3339, *nowText)
-		if err != nil {
-			return usageError{fmt.Sprintf("score: --now %q: want an RFC 3339 time", *nowText)}
-		}
-		fixedNow = t.UTC()
+	fixedNow, err := parseTimeFlag("now", *nowText)
+	if err != nil {
+		return err
 	}
 	in := env.Stdin
 	if name := fl.Arg(0); name != "" && name != "-" {

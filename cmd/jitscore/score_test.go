@@ -137,7 +137,10 @@ func TestScoreShadowModeAnswersReview(t *testing.T) {
 	t.Parallel()
 	db := scoreFixture(t, true)
 	in := `{"request_id":"r1","requester":"alice@example.com","entitlement":"` + st.Deploy + `","duration":"2h","justification":"deploy OPS-1","requested_at":"` + st.RequestedAt + `"}`
-	out, stderr := runScoreCmd(t, in, "--db", db)
+	// --now an hour after the fixture's request time, so that requested_at
+	// is plausible (guardrail:implausible_time would review it otherwise).
+	now, _ := time.Parse(time.RFC3339, st.RequestedAt)
+	out, stderr := runScoreCmd(t, in, "--db", db, "--now", now.Add(time.Hour).Format(time.RFC3339))
 	if out[0]["decision"] != "review" || out[0]["policy_decision"] != "auto_approve" {
 		t.Errorf("shadow: %v", out[0])
 	}

@@ -21,7 +21,8 @@ const sqlUsage = `sql [flags] "SELECT ..."
 
 Runs one read-only query (SELECT, WITH ... SELECT, VALUES) against the
 database, opened read-only. Anything else (DDL, DML, COPY, ATTACH, PRAGMA,
-SET, several statements) is refused before it runs.`
+SET, several statements) is refused before it runs, and the query can read
+nothing but the database: no local files, no URLs, no extensions.`
 
 // runSQL is `jitscore sql`.
 func runSQL(ctx context.Context, env *Env, args []string) error {
@@ -40,6 +41,9 @@ func runSQL(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	if err := confine(ctx, db); err != nil {
+		return err
+	}
 	if err := checkReadOnlyQuery(ctx, db, query); err != nil {
 		return err
 	}
@@ -51,6 +55,27 @@ func runSQL(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "sql: %d rows\n", len(rows))
+	return nil
+}
+
+// confine limits db to the database file itself: no reading or writing of
+// other local files (read_csv('/etc/passwd'), glob, COPY), no URLs, and no
+// extension downloads, so an analyst's query can see the public schema and
+// nothing else and never touches the network. The settings are locked, so
+// the query cannot turn them back on. db is pinned to one connection, the
+// one the settings apply to.
+func confine(ctx context.Context, db *sql.DB) error {
+	db.SetMaxOpenConns(1)
+	for _, stmt := range []string{
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+		"SET enable_external_access = false",
+		"SET lock_configuration = true",
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("sql: confine the session (%s): %w", stmt, err)
+		}
+	}
 	return nil
 }
 

@@ -58,12 +58,10 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 	}
 	began := time.Now()
 	asOf := began.UTC()
-	if *asOfText != "" {
-		t, err := time.Parse(time.RFC3339, *asOfText)
-		if err != nil {
-			return usageError{fmt.Sprintf("train: --as-of %q: want an RFC 3339 time", *asOfText)}
-		}
-		asOf = t.UTC()
+	if t, err := parseTimeFlag("as-of", *asOfText); err != nil {
+		return err
+	} else if !t.IsZero() {
+		asOf = t
 	}
 	var holdout time.Duration
 	if *holdoutText != "" {
