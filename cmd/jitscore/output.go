@@ -18,6 +18,13 @@ import (
 // in table and csv, null in json), strings, numbers, bools, time.Time
 // (RFC 3339, UTC), []byte (as text) or anything encoding/json can marshal
 // (lists and structs from DuckDB, written as JSON text in table and csv).
+//
+// In csv, a string cell (string or []byte, header names included) that
+// starts with =, +, -, @, a tab or a carriage return gets a single quote
+// in front, so that a spreadsheet opening the file shows it as text
+// instead of running it as a formula (a requester "=HYPERLINK(...)").
+// Numbers, times and the other kinds are written as they are, so a
+// negative number stays a number.
 func writeRows(w io.Writer, format string, columns []string, rows [][]any) error {
 	switch format {
 	case "table":
@@ -33,13 +40,20 @@ func writeRows(w io.Writer, format string, columns []string, rows [][]any) error
 		return tw.Flush()
 	case "csv":
 		cw := csv.NewWriter(w)
-		if err := cw.Write(columns); err != nil {
+		cells := make([]string, len(columns))
+		for i, c := range columns {
+			cells[i] = csvSafe(c)
+		}
+		if err := cw.Write(cells); err != nil {
 			return err
 		}
-		cells := make([]string, len(columns))
 		for _, r := range rows {
 			for i, v := range r {
 				cells[i] = cellText(v)
+				switch v.(type) {
+				case string, []byte:
+					cells[i] = csvSafe(cells[i])
+				}
 			}
 			if err := cw.Write(cells[:len(r)]); err != nil {
 				return err
@@ -73,6 +87,15 @@ func writeRows(w io.Writer, format string, columns []string, rows [][]any) error
 		return nil
 	}
 	return fmt.Errorf("output format %q: want table, csv or json", format)
+}
+
+// csvSafe defuses a text cell a spreadsheet would read as a formula by
+// putting a single quote in front of it.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func cellText(v any) string {
