@@ -265,21 +265,11 @@ func (rb *reportBuilder) tier(ent string) models.Tier {
 
 func observable(ent string) bool { return models.DeriveEntitlement(ent).App == "aws" }
 
-// outcome says whether a request was approved or denied (as far as known
-// at the report's as-of time; an approval the broker made counts).
+// outcome says whether a request was approved or denied as far as known
+// at the report's as-of time: the features package's rule, so that the
+// report and the scorer's inputs count alike.
 func (rb *reportBuilder) outcome(q models.Request) (approved, denied bool) {
-	if !decisionTime(q).Before(rb.opts.At) {
-		return false, false
-	}
-	switch q.Status {
-	case models.StatusApproved, models.StatusRevoked:
-		return true, false
-	case models.StatusExpired:
-		return !q.GrantedAt.IsZero(), false
-	case models.StatusDenied:
-		return false, true
-	}
-	return false, false
+	return features.Outcome(&q, rb.opts.At)
 }
 
 func (rb *reportBuilder) personas() []PersonaRow {
