@@ -1,6 +1,7 @@
 package approve
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"reflect"
@@ -28,7 +29,8 @@ const maxConfigDepth = 8
 // in problems. Unknown keys, values of the wrong type and everything
 // Validate rejects come back together in one *ValidationError, each
 // problem with its field path and line; the Config is returned only when
-// there is no problem.
+// there is no problem. The file holds one YAML document: a second one
+// (after a "---") is a problem at its line, not silently ignored.
 func ParseConfig(r io.Reader, name string) (*Config, error) {
 	ve := &ValidationError{File: name}
 	data, err := io.ReadAll(io.LimitReader(r, maxConfigBytes+1))
@@ -41,9 +43,21 @@ func ParseConfig(r io.Reader, name string) (*Config, error) {
 	}
 
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
 		line, msg := yamlErrorLine(err)
 		ve.Problems = append(ve.Problems, Problem{Line: line, Msg: msg})
+		return nil, ve
+	}
+	// A second document would be ignored silently, and which of the two a
+	// reader takes as the config is anybody's guess: refuse it.
+	var second yaml.Node
+	if err := dec.Decode(&second); err != io.EOF {
+		line := documentLine(&second)
+		if err != nil {
+			line, _ = yamlErrorLine(err)
+		}
+		ve.Problems = append(ve.Problems, Problem{Line: line, Msg: "a second YAML document; a config is one document"})
 		return nil, ve
 	}
 
@@ -71,6 +85,21 @@ func ParseConfig(r io.Reader, name string) (*Config, error) {
 		return nil, ve
 	}
 	return cfg, nil
+}
+
+// documentLine is the line where a decoded document starts: the line of
+// its first node (yaml.v3 leaves the document node's own line unset for
+// an empty document).
+func documentLine(doc *yaml.Node) int {
+	if doc.Line > 0 {
+		return doc.Line
+	}
+	for _, c := range doc.Content {
+		if c.Line > 0 {
+			return c.Line
+		}
+	}
+	return 0
 }
 
 // sortProblems orders problems by line, those without a line last, keeping

@@ -202,9 +202,24 @@ func TestConfigProblemsNameLineAndPath(t *testing.T) {
 			name: "apply needs ids",
 			text: "renewal:\n  apply: true\n",
 			want: []Problem{
-				{Path: "renewal.identity_center_instance_arn", Msg: "needs"},
-				{Path: "renewal.identity_store_id", Msg: "needs"},
+				{Path: "renewal.identity_center_instance_arn", Line: 2, Msg: "needs"},
+				{Path: "renewal.identity_store_id", Line: 2, Msg: "needs"},
 			},
+		},
+		{
+			name: "apply with a bad ARN names the ARN's line",
+			text: "renewal:\n  apply: true\n  identity_store_id: d-1234567890\n  identity_center_instance_arn: nope\n",
+			want: []Problem{{Path: "renewal.identity_center_instance_arn", Line: 4, Msg: "needs"}},
+		},
+		{
+			name: "second YAML document",
+			text: "---\nmode: enforce\n---\nmode: shadow\n",
+			want: []Problem{{Line: 3, Msg: "a second YAML document"}},
+		},
+		{
+			name: "short token",
+			text: "server:\n  tokens:\n    - 0123456789abcdef\n    - abc\n",
+			want: []Problem{{Path: "server.tokens[1]", Line: 4, Msg: "shorter than 16 characters"}},
 		},
 		{
 			name: "tls half set",
@@ -234,6 +249,19 @@ func TestConfigProblemsNameLineAndPath(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConfigProblemsNeverQuoteATokenOrLoseTheLine pins that a short token
+// is reported without its value and that problems come with a line.
+func TestConfigProblemsNeverQuoteATokenOrLoseTheLine(t *testing.T) {
+	t.Parallel()
+	_, ve := parse(t, "server: {tokens: [\"abc\"]}\n")
+	if ve == nil {
+		t.Fatal("a 3-character token passed config check")
+	}
+	if msg := ve.Error(); strings.Contains(msg, "abc") || !strings.Contains(msg, "test.yaml:1:") {
+		t.Errorf("problem = %q, want the line and no token", msg)
 	}
 }
 

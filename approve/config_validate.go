@@ -91,11 +91,14 @@ func (c *Config) Validate() error {
 		v.add("renewal.min_age", "must not be longer than renewal.unused_days (%d days)", r.UnusedDays)
 	}
 	if r.Apply {
+		// A missing field has no line of its own: name the line of
+		// apply: true, which asks for it.
 		if !strings.HasPrefix(r.IdentityCenterInstanceARN, "arn:") {
-			v.add("renewal.identity_center_instance_arn", "apply: true needs the Identity Center instance ARN")
+			v.addNear("renewal.identity_center_instance_arn", "renewal.apply",
+				"apply: true needs the Identity Center instance ARN")
 		}
 		if r.IdentityStoreID == "" {
-			v.add("renewal.identity_store_id", "apply: true needs the identity store id")
+			v.addNear("renewal.identity_store_id", "renewal.apply", "apply: true needs the identity store id")
 		}
 	}
 
@@ -103,9 +106,14 @@ func (c *Config) Validate() error {
 	if _, port, err := net.SplitHostPort(s.Listen); err != nil || port == "" {
 		v.add("server.listen", "want host:port, got %q", s.Listen)
 	}
+	// The message never quotes a token: config check output ends up in
+	// terminals and CI logs.
 	for i, tok := range s.Tokens {
-		if strings.TrimSpace(tok) == "" {
-			v.add(fmt.Sprintf("server.tokens[%d]", i), "must not be empty")
+		switch p := fmt.Sprintf("server.tokens[%d]", i); {
+		case strings.TrimSpace(tok) == "":
+			v.add(p, "must not be empty")
+		case len(tok) < MinTokenLength:
+			v.add(p, "shorter than %d characters (serve refuses it)", MinTokenLength)
 		}
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
@@ -141,6 +149,19 @@ func (v *validator) add(path, format string, args ...any) {
 		Line: v.c.Line(path),
 		Msg:  fmt.Sprintf(format, args...),
 	})
+}
+
+// addNear adds a problem at path with the line of path, or when the file
+// does not set path, the line of near, or else of the section holding it.
+func (v *validator) addNear(path, near, format string, args ...any) {
+	line := v.c.Line(path)
+	if line == 0 {
+		line = v.c.Line(near)
+	}
+	if i := strings.LastIndexByte(near, '.'); line == 0 && i > 0 {
+		line = v.c.Line(near[:i])
+	}
+	v.ve.Problems = append(v.ve.Problems, Problem{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (v *validator) unit(path string, x float64) {
