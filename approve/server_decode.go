@@ -16,9 +16,12 @@ import (
 // decision reads, so it is parsed by hand rather than through reflection:
 // decodeScoreRequest accepts exactly what encoding/json.Unmarshal into a
 // models.ScoreRequest accepts and gives the same result (keys matched
-// case-insensitively, the last of a repeated key wins, null leaves a field
-// empty, unknown keys are skipped), which FuzzDecodeScoreRequest checks,
-// except that a body of just null is refused as not an object.
+// case-insensitively, null leaves a field empty, unknown keys are
+// skipped), which FuzzDecodeScoreRequest checks, with two exceptions: a
+// body of just null is refused as not an object, and a field given twice
+// (in any case, null included) is refused, naming it, where encoding/json
+// would let the last win: a broker's parser may take the first, and then
+// the request scored would not be the request granted.
 // Its errors name the field, as the API promises.
 
 // maxSkipDepth bounds the nesting of an unknown value that is skipped.
@@ -91,6 +94,7 @@ func decodeScoreRequest(data []byte) (models.ScoreRequest, error) {
 	}
 	s.pos++
 	s.ws()
+	var seen uint8 // the known fields read so far, one bit each
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {
 		s.pos++
 	} else {
@@ -109,7 +113,7 @@ func decodeScoreRequest(data []byte) (models.ScoreRequest, error) {
 			}
 			s.pos++
 			s.ws()
-			if err := s.member(&req, key); err != nil {
+			if err := s.member(&req, key, &seen); err != nil {
 				return req, err
 			}
 			s.ws()
@@ -135,10 +139,11 @@ func decodeScoreRequest(data []byte) (models.ScoreRequest, error) {
 }
 
 // member reads the value of key into req, or skips it for an unknown key.
-func (s *jsonScanner) member(req *models.ScoreRequest, key string) error {
+// seen holds a bit per known field already read; a second one is an error.
+func (s *jsonScanner) member(req *models.ScoreRequest, key string, seen *uint8) error {
 	var dst *string
 	var name string
-	for _, f := range [...]struct {
+	for i, f := range [...]struct {
 		name string
 		dst  *string
 	}{
@@ -150,6 +155,10 @@ func (s *jsonScanner) member(req *models.ScoreRequest, key string) error {
 		{"requested_at", &req.RequestedAt},
 	} {
 		if key == f.name || strings.EqualFold(key, f.name) {
+			if *seen&(1<<i) != 0 {
+				return badField(f.name, "given twice; send each field once")
+			}
+			*seen |= 1 << i
 			dst, name = f.dst, f.name
 			break
 		}

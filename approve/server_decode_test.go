@@ -37,6 +37,9 @@ func FuzzDecodeScoreRequest(f *testing.F) {
 		if strings.TrimSpace(body) == "null" {
 			wantErr = errors.New("a bare null is not a request") // stricter on purpose
 		}
+		if wantErr == nil && repeatsAField(body) {
+			wantErr = errors.New("a field given twice") // stricter on purpose
+		}
 		got, gotErr := decodeScoreRequest([]byte(body))
 		if (wantErr == nil) != (gotErr == nil) {
 			t.Fatalf("%q: encoding/json error %v, decodeScoreRequest error %v", body, wantErr, gotErr)
@@ -49,6 +52,60 @@ func FuzzDecodeScoreRequest(f *testing.F) {
 			t.Fatalf("%q: error %v is not a field error", body, gotErr)
 		}
 	})
+}
+
+// repeatsAField reports whether a valid JSON object gives one of the
+// score request's fields twice, matching keys as encoding/json does.
+func repeatsAField(body string) bool {
+	dec := json.NewDecoder(strings.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	counts := map[string]int{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		for _, f := range []string{"request_id", "requester", "entitlement", "duration", "justification", "requested_at"} {
+			if strings.EqualFold(tok.(string), f) {
+				if counts[f]++; counts[f] > 1 {
+					return true
+				}
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return false
+		}
+	}
+	return false
+}
+
+// TestDecodeScoreRequestRefusesARepeatedField pins that a field given
+// twice, in any spelling or as null, is refused naming the field, while
+// repeated unknown keys pass.
+func TestDecodeScoreRequestRefusesARepeatedField(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ body, field string }{
+		{`{"requester":"a","requester":"b"}`, "requester"},
+		{`{"requester":"a","REQUESTER":"b"}`, "requester"},
+		{`{"duration":null,"entitlement":"e","Duration":"8h"}`, "duration"},
+		{`{"request_id":"r","x":1,"x":2}`, ""},
+	}
+	for _, c := range cases {
+		_, err := decodeScoreRequest([]byte(c.body))
+		if c.field == "" {
+			if err != nil {
+				t.Errorf("%s: %v, want no error", c.body, err)
+			}
+			continue
+		}
+		var fe *fieldError
+		if !errors.As(err, &fe) || fe.field != c.field || !strings.Contains(fe.msg, "given twice") {
+			t.Errorf("%s: error %v, want field %q given twice", c.body, err, c.field)
+		}
+	}
 }
 
 func TestDecodeScoreRequestNamesTheFieldOfAWrongType(t *testing.T) {

@@ -340,6 +340,7 @@ func TestServerRefusesMalformedBodiesNamingTheField(t *testing.T) {
 		{"request id missing", "/v1/score", `{"requester":"a","entitlement":"e"}`, 400, "request_id", "required"},
 		{"requester a number", "/v1/score", `{"request_id":"r","requester":7,"entitlement":"e"}`, 400, "requester", "want a JSON string"},
 		{"duration unparsable", "/v1/score", `{"request_id":"r","requester":"a","entitlement":"e","duration":"soon"}`, 400, "duration", ""},
+		{"requester given twice", "/v1/score", `{"request_id":"r","requester":"a","requester":"b","entitlement":"e"}`, 400, "requester", "given twice"},
 		{"requested_at not RFC 3339", "/v1/score", `{"request_id":"r","requester":"a","entitlement":"e","requested_at":"yesterday"}`, 400, "requested_at", "RFC 3339"},
 		{"requester too long", "/v1/score", `{"request_id":"r","requester":"` + strings.Repeat("a", 2000) + `","entitlement":"e"}`, 400, "requester", "longer than"},
 		{"not JSON", "/v1/score", `{"request_id":`, 400, "", "body ends inside"},
@@ -367,6 +368,26 @@ func TestServerRefusesMalformedBodiesNamingTheField(t *testing.T) {
 	}
 	if got := ts.sink.len(); got != 0 {
 		t.Errorf("%d audit records after only malformed requests, want 0", got)
+	}
+}
+
+// TestServerDurationProblemSaysWhatItWantsOnce pins that an unparsable
+// duration or renewal window is answered with one "want e.g." hint, and
+// one is added when the parse error itself has none.
+func TestServerDurationProblemSaysWhatItWantsOnce(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, defaultState(), true)
+	cases := []struct{ path, body string }{
+		{"/v1/score", `{"request_id":"r","requester":"a","entitlement":"e","duration":"forever"}`},
+		{"/v1/score", `{"request_id":"r","requester":"a","entitlement":"e","duration":"-5"}`},
+		{"/v1/renewals", `{"at":"2026-01-02T00:00:00Z","within":"a week"}`},
+	}
+	for _, c := range cases {
+		a := post(t, ts.url+c.path, tokenA, c.body)
+		msg, _ := a.body["error"].(string)
+		if a.code != http.StatusBadRequest || strings.Count(msg, "want e.g.") != 1 {
+			t.Errorf("%s: %d %q, want 400 with one \"want e.g.\"", c.body, a.code, msg)
+		}
 	}
 }
 
