@@ -156,7 +156,7 @@ func (s *Server) Install(st State) error {
 	sv := &serving{State: st}
 	for i, t := range st.Tokens {
 		if len(t) < MinTokenLength {
-			return fmt.Errorf("install: server.tokens[%d]: shorter than %d characters", i, MinTokenLength)
+			return fmt.Errorf("install: bearer token %d (of server.tokens and the server.token_env variable): shorter than %d characters", i+1, MinTokenLength)
 		}
 		sv.tokenHashes = append(sv.tokenHashes, sha256.Sum256([]byte(t)))
 	}

@@ -75,6 +75,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("serve: no bearer token configured: set $%s (server.token_env) or server.tokens, "+
 			"or pass --insecure-no-auth to serve without authentication", tokenEnv(cfg))
 	}
+	// A token Install would refuse leaves the server unready for good, and
+	// the environment does not change while it runs: stop now. LoadConfig
+	// has already checked server.tokens.
+	if err := checkEnvTokens(cfg, env.Getenv); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	log := env.Logger.With(slog.String("component", "serve"))
 	snapPath := orDefault(f.snapshot, features.SnapshotPath(f.db))
 	modelPath := orDefault(f.model, scoring.ModelPath(f.db))
@@ -208,6 +214,26 @@ func serverTokens(cfg *approve.Config, getenv func(string) string) []string {
 		}
 	}
 	return out
+}
+
+// checkEnvTokens refuses tokens of the server.token_env variable shorter
+// than approve.MinTokenLength, naming the variable and never the token.
+func checkEnvTokens(cfg *approve.Config, getenv func(string) string) error {
+	if getenv == nil {
+		return nil
+	}
+	name := tokenEnv(cfg)
+	toks := strings.Split(getenv(name), ",")
+	for i, t := range toks {
+		if t = strings.TrimSpace(t); t == "" || len(t) >= approve.MinTokenLength {
+			continue
+		}
+		if len(toks) == 1 {
+			return fmt.Errorf("$%s: token shorter than %d characters", name, approve.MinTokenLength)
+		}
+		return fmt.Errorf("$%s: token %d of %d shorter than %d characters", name, i+1, len(toks), approve.MinTokenLength)
+	}
+	return nil
 }
 
 // auditDirFor is the audit store of database db: the flag, else

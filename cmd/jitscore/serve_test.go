@@ -149,6 +149,34 @@ func TestServeRefusesToStartWithoutAToken(t *testing.T) {
 	}
 }
 
+// TestServeRefusesAShortTokenAtOnceNamingTheVariable pins that a token in
+// the environment that Install would refuse stops serve before it listens,
+// with the variable's name and without the token.
+func TestServeRefusesAShortTokenAtOnceNamingTheVariable(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ value, want string }{
+		{"s3cret", "serve: $JITSCORE_TOKEN: token shorter than 16 characters"},
+		{serveTestToken + ",s3cret", "serve: $JITSCORE_TOKEN: token 2 of 2 shorter than 16 characters"},
+	}
+	for _, c := range cases {
+		var stderr bytes.Buffer
+		e := &Env{Stdout: io.Discard, Stderr: &stderr, Logger: slog.New(slog.NewTextHandler(&stderr, nil)),
+			Getenv: func(k string) string {
+				if k == "JITSCORE_TOKEN" {
+					return c.value
+				}
+				return ""
+			}}
+		err := Run(context.Background(), e, []string{"serve", "--db", serveFixture(t), "--listen", "127.0.0.1:0"})
+		if err == nil || err.Error() != c.want {
+			t.Errorf("serve with a short token = %v, want %q", err, c.want)
+		}
+		if strings.Contains(stderr.String(), "s3cret") || strings.Contains(stderr.String(), "listening") {
+			t.Errorf("serve printed the token or listened:\n%s", stderr.String())
+		}
+	}
+}
+
 // The whole command: the token from the environment, the snapshot and model
 // beside the database, a reload when the config file changes, a refused
 // reload of an invalid config, and on shutdown an audit log that folds into
