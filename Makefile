@@ -5,6 +5,11 @@ LDFLAGS   := -X main.Version=$(VERSION)
 BIN       := bin/jitscore
 PKGS      := ./...
 FUZZTIME  ?= 10s
+# Build tags of every go command below (exported through GOFLAGS, so tests
+# that build the binary get them too): duckdb_arrow turns on the columnar
+# CloudTrail load in ingest/store_arrow.go. TAGS= builds the portable path.
+TAGS      ?= duckdb_arrow
+export GOFLAGS := $(strip $(GOFLAGS) $(if $(TAGS),-tags=$(TAGS)))
 
 .PHONY: all build test test-race bench eval demo lint fuzz-short cover clean
 

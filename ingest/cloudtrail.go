@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jitscore/jitscore/ingest/internal/trail"
+	"github.com/jitscore/jitscore/ingest/schema"
 	"github.com/jitscore/jitscore/models"
 )
 
@@ -225,6 +226,7 @@ type fileResult struct {
 	kind     trail.Kind
 	err      error // the object could not be read at all
 	events   []models.Event
+	packed   [][]byte // events[i].Raw as schema.PackRaw stores it
 	problems []trail.Item
 }
 
@@ -299,7 +301,33 @@ func parseObject(ctx context.Context, o object) fileResult {
 		r.events = append(r.events, it.Event)
 	})
 	r.kind = res.Kind
+	packAll(&r)
 	return r
+}
+
+// packAll compresses every event's raw record, here on the parsing
+// goroutines, into one buffer shared by the file's rows.
+func packAll(r *fileResult) {
+	if len(r.events) == 0 {
+		return
+	}
+	var total int
+	for i := range r.events {
+		total += len(r.events[i].Raw)
+	}
+	buf := make([]byte, 0, total/2+64)
+	ends := make([]int, len(r.events))
+	for i := range r.events {
+		buf = schema.PackRaw(buf, r.events[i].Raw)
+		ends[i] = len(buf)
+		r.events[i].Raw = nil
+	}
+	r.packed = make([][]byte, len(r.events))
+	start := 0
+	for i, end := range ends {
+		r.packed[i] = buf[start:end:end]
+		start = end
+	}
 }
 
 // skipReason maps a kind that holds no events to its reason label.

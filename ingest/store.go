@@ -3,14 +3,11 @@ package ingest
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
-	duckdb "github.com/duckdb/duckdb-go/v2"
 	"github.com/zeebo/xxh3"
 
 	"github.com/jitscore/jitscore/ingest/internal/trail"
@@ -37,7 +34,7 @@ type knownFile struct {
 type writer struct {
 	ctx    context.Context
 	conn   *sql.Conn
-	app    *duckdb.Appender
+	rows   rowSink
 	direct bool
 	opts   CloudTrailOptions
 	sum    *Summary
@@ -46,6 +43,7 @@ type writer struct {
 	known map[string]knownFile
 	seen  map[xxh3.Uint128]struct{}
 
+	pending  bool // a batch has been started
 	inTx     bool
 	staged   int // rows appended in this batch
 	dups     int // duplicates found in this batch before the anti-join
@@ -55,7 +53,28 @@ type writer struct {
 	files    []fileRow
 	skipped  []FileNote
 	skipKind []string
-	row      []driver.Value
+}
+
+// rowSink buffers ct_events rows and writes them into one table on flush.
+// store_append.go (the default build) and store_arrow.go (build tag
+// duckdb_arrow) implement it.
+type rowSink interface {
+	// add buffers one event; packed is its raw record as schema.PackRaw
+	// stored it.
+	add(e *models.Event, source string, packed []byte) error
+	// txWhileAdding reports whether the batch's transaction must be open
+	// while rows are added (the Appender writes full chunks as it goes).
+	txWhileAdding() bool
+	// stage readies buffered rows for flush; it runs outside the batch's
+	// transaction, since DuckDB cannot commit a transaction that created
+	// the view of an Arrow stream.
+	stage(ctx context.Context) error
+	// flush writes every buffered row into the sink's table, inside the
+	// connection's open transaction.
+	flush(ctx context.Context) error
+	// clear drops buffered and staged rows.
+	clear()
+	close()
 }
 
 type quarRow struct{ source, position, reason, snippet string }
@@ -74,7 +93,6 @@ func newWriter(ctx context.Context, db *sql.DB, opts CloudTrailOptions, sum *Sum
 		ctx: ctx, conn: conn, opts: opts, sum: sum, log: log,
 		known: map[string]knownFile{},
 		seen:  map[xxh3.Uint128]struct{}{},
-		row:   make([]driver.Value, 24),
 	}
 	if w.opts.BatchEvents <= 0 {
 		w.opts.BatchEvents = 100_000
@@ -118,18 +136,23 @@ func (w *writer) init() error {
 			return fmt.Errorf("create staging table: %w", err)
 		}
 	}
-	return w.conn.Raw(func(dc any) error {
-		c, ok := dc.(driver.Conn)
-		if !ok {
-			return errors.New("duckdb connection expected")
-		}
-		app, err := duckdb.NewAppenderFromConn(c, "", table)
-		if err != nil {
-			return fmt.Errorf("appender on %s: %w", table, err)
-		}
-		w.app = app
-		return nil
-	})
+	// DuckDB's checkpoint at COMMIT tries every compression method on
+	// every new segment; for a 100,000-event batch that analysis took 8 of
+	// the batch's 10 seconds. Forcing dictionary compression (the one that
+	// pays off on these repetitive columns; others fall back to the
+	// default) cuts the commit to about 2 seconds. The setting is global
+	// to the database instance, so close resets it.
+	// TODO(ingest-perf): find which method's analysis is slow (not zstd,
+	// not fsst: disabling either alone changes nothing) and disable only it.
+	if _, err := w.conn.ExecContext(w.ctx, `SET force_compression = 'dictionary'`); err != nil {
+		return fmt.Errorf("set compression: %w", err)
+	}
+	sink, err := newRowSink(w.ctx, w.conn, table)
+	if err != nil {
+		return err
+	}
+	w.rows = sink
+	return nil
 }
 
 // unchanged accounts for a file loaded before and not changed since.
@@ -161,8 +184,11 @@ func (w *writer) add(r fileResult) error {
 	if errors.Is(r.err, context.Canceled) || errors.Is(r.err, context.DeadlineExceeded) {
 		return r.err
 	}
-	if err := w.begin(); err != nil {
-		return err
+	w.pending = true
+	if w.rows.txWhileAdding() {
+		if err := w.begin(); err != nil {
+			return err
+		}
 	}
 	w.read++
 	fr := fileRow{source: r.obj.source, size: r.obj.size, version: r.obj.version, kind: r.kind.String()}
@@ -190,7 +216,7 @@ func (w *writer) add(r fileResult) error {
 			continue
 		}
 		w.seen[h] = struct{}{}
-		if err := w.append(e, r.obj.source); err != nil {
+		if err := w.rows.add(e, r.obj.source, r.packed[i]); err != nil {
 			return fmt.Errorf("store event %s from %s: %w", e.EventID, r.obj.source, err)
 		}
 		w.staged++
@@ -210,62 +236,28 @@ func (w *writer) maybeCommit() error {
 	return w.commit()
 }
 
-func nullable(s string) driver.Value {
+// nullable maps "" to SQL NULL.
+func nullable(s string) any {
 	if s == "" {
 		return nil
 	}
 	return s
 }
 
-// append adds one event row, in ct_events column order.
-//
-// TODO(ingest-perf): one goroutine feeds the row-wise Appender (about 24
-// cgo calls per event) and DuckDB's commit compresses the batch on one
-// thread; together they cost most of the load's CPU, far from the
-// 250,000 events/s target (see scripts/bench_ingest.sh). Writing whole
-// data chunks through vector writers, or two appenders on two connections
-// committing alternate batches, is the next step.
-func (w *writer) append(e *models.Event, source string) error {
-	r := w.row
-	r[0] = e.EventID
-	r[1] = e.EventTime
-	r[2] = nullable(e.EventSource)
-	r[3] = nullable(e.EventName)
-	r[4] = nullable(e.AWSRegion)
-	r[5] = nullable(e.AccountID)
-	if e.ReadOnly != nil {
-		r[6] = *e.ReadOnly
-	} else {
-		r[6] = nil
-	}
-	r[7] = nullable(e.ErrorCode)
-	r[8] = nullable(e.ErrorMessage)
-	r[9] = nullable(e.SourceIP)
-	r[10] = nullable(trail.ParseIP(e.SourceIP))
-	r[11] = nullable(e.UserAgent)
-	r[12] = nullable(e.PrincipalType)
-	r[13] = nullable(e.PrincipalARN)
-	r[14] = nullable(e.PrincipalID)
-	r[15] = nullable(e.OnBehalfOf)
-	r[16] = nullable(e.SessionName)
-	r[17] = nullable(e.Actor)
-	r[18] = nullable(strings.ToLower(e.Actor))
-	r[19] = nullable(e.Entitlement)
-	r[20] = nullable(e.EventCategory)
-	r[21] = nullable(e.EventType)
-	r[22] = source
-	r[23] = string(e.Raw)
-	return w.app.AppendRow(r...)
-}
-
 // commit ends the batch: moves staged rows, writes quarantine and file
 // bookkeeping, commits, and only then counts the batch in the summary.
 func (w *writer) commit() error {
-	if !w.inTx {
+	if !w.pending {
 		return nil
 	}
 	t0 := time.Now()
-	if err := w.app.Flush(); err != nil {
+	if err := w.rows.stage(w.ctx); err != nil {
+		return fmt.Errorf("stage events: %w", err)
+	}
+	if err := w.begin(); err != nil {
+		return err
+	}
+	if err := w.rows.flush(w.ctx); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
 	tFlush := time.Since(t0)
@@ -307,7 +299,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
 	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	w.inTx = false
+	w.inTx, w.pending = false, false
 	w.log.Debug("batch committed", "events", w.staged, "flush_seconds", tFlush.Seconds(),
 		"write_seconds", t1.Sub(t0).Seconds(), "commit_seconds", time.Since(t1).Seconds())
 
@@ -335,17 +327,20 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
 
 // rollback abandons the batch in flight.
 func (w *writer) rollback() {
-	if !w.inTx {
+	if !w.pending {
 		return
 	}
-	w.app.Clear()
-	w.conn.ExecContext(context.WithoutCancel(w.ctx), "ROLLBACK")
-	w.inTx = false
+	w.rows.clear()
+	if w.inTx {
+		w.conn.ExecContext(context.WithoutCancel(w.ctx), "ROLLBACK")
+	}
+	w.inTx, w.pending = false, false
 }
 
 func (w *writer) close() {
-	if w.app != nil {
-		w.app.Close()
+	if w.rows != nil {
+		w.rows.close()
 	}
+	w.conn.ExecContext(context.WithoutCancel(w.ctx), `RESET force_compression`)
 	w.conn.Close()
 }

@@ -90,7 +90,9 @@ type Options struct {
 // ":memory:" opens a private in-memory database, which tests use. A writable
 // open runs Migrate. When another process holds the file, Open retries until
 // opts.Wait has passed and then returns an error wrapping ErrLocked, so two
-// ingests on one file wait for each other instead of corrupting it.
+// ingests on one file wait for each other instead of corrupting it. Every
+// open registers jitscore's SQL functions (jitscore_raw, which the events
+// view needs) on the database instance, visible to all its connections.
 func Open(ctx context.Context, path string, opts Options) (*sql.DB, error) {
 	dsn := path
 	if path == ":memory:" {
@@ -107,6 +109,10 @@ func Open(ctx context.Context, path string, opts Options) (*sql.DB, error) {
 	for {
 		db, err := openOnce(ctx, dsn)
 		if err == nil {
+			if err := registerFunctions(ctx, db); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("open %s: %w", path, err)
+			}
 			if !opts.ReadOnly {
 				if err := Migrate(ctx, db); err != nil {
 					db.Close()

@@ -1,0 +1,218 @@
+//go:build duckdb_arrow
+
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/jitscore/jitscore/ingest/internal/trail"
+	"github.com/jitscore/jitscore/models"
+)
+
+// arrowCatalog is an in-memory database attached beside the file, where
+// the views of Arrow batches live. duckdb-go's RegisterView creates a
+// persistent view in the connection's current catalog, and DuckDB cannot
+// write a view over a process-local Arrow stream to a file's WAL, so on a
+// file-backed database every register would fail ("Cannot serialize a
+// table function with process-local bind input").
+const arrowCatalog = "jitscore_arrow"
+
+// arrowViews numbers batch views, so that two loads in one process do not
+// share one.
+var arrowViews atomic.Int64
+
+// arrowSchema mirrors ct_events column for column. Strings are offsets
+// plus one byte buffer per column, so a batch crosses into DuckDB in a
+// handful of cgo calls instead of one per value. event_time has no time
+// zone, so DuckDB reads it as the TIMESTAMP it is (UTC).
+var arrowSchema = func() *arrow.Schema {
+	str := func(name string) arrow.Field {
+		return arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true}
+	}
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "event_id", Type: arrow.BinaryTypes.String},
+		{Name: "event_time", Type: &arrow.TimestampType{Unit: arrow.Microsecond}},
+		str("event_source"), str("event_name"), str("aws_region"), str("account_id"),
+		{Name: "read_only", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+		str("error_code"), str("error_message"), str("source_ip"), str("source_ip_parsed"),
+		str("user_agent"), str("principal_type"), str("principal_arn"), str("principal_id"),
+		str("on_behalf_of"), str("session_name"), str("actor_raw"), str("actor_key"),
+		str("entitlement"), str("event_category"), str("event_type"),
+		{Name: "source", Type: arrow.BinaryTypes.String},
+		{Name: "raw", Type: arrow.BinaryTypes.Binary},
+	}, nil)
+}()
+
+// arrowSink builds each batch as one Arrow record in Go memory and moves
+// it with one INSERT ... SELECT over a view of it (build tag duckdb_arrow).
+type arrowSink struct {
+	conn   *sql.Conn
+	arrow  *duckdb.Arrow
+	home   string // the connection's own catalog, quoted
+	view   string // the batch view's name inside arrowCatalog
+	insert string
+	b      *array.RecordBuilder
+	str    []*array.StringBuilder // by column index; nil where not a string
+	n      int                    // rows built since the last stage
+
+	rec     arrow.RecordBatch // staged batch, until flush or clear
+	reader  array.RecordReader
+	release func()
+}
+
+func newRowSink(ctx context.Context, conn *sql.Conn, table string) (rowSink, error) {
+	var home string
+	if err := conn.QueryRowContext(ctx, `SELECT current_database()`).Scan(&home); err != nil {
+		return nil, fmt.Errorf("current database: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "ATTACH IF NOT EXISTS ':memory:' AS "+arrowCatalog); err != nil {
+		return nil, fmt.Errorf("attach %s: %w", arrowCatalog, err)
+	}
+	view := fmt.Sprintf("ct_batch_%d", arrowViews.Add(1))
+	s := &arrowSink{
+		conn:   conn,
+		home:   `"` + strings.ReplaceAll(home, `"`, `""`) + `"`,
+		view:   view,
+		insert: fmt.Sprintf("INSERT INTO %s SELECT * FROM %s.main.%s", table, arrowCatalog, view),
+		b:      array.NewRecordBuilder(memory.NewGoAllocator(), arrowSchema),
+	}
+	s.str = make([]*array.StringBuilder, len(arrowSchema.Fields()))
+	for i := range s.str {
+		s.str[i], _ = s.b.Field(i).(*array.StringBuilder)
+	}
+	err := conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return errors.New("duckdb connection expected")
+		}
+		a, err := duckdb.NewArrowFromConn(c)
+		if err != nil {
+			return fmt.Errorf("arrow on %s: %w", table, err)
+		}
+		s.arrow = a
+		return nil
+	})
+	if err != nil {
+		s.b.Release()
+		return nil, err
+	}
+	return s, nil
+}
+
+// text appends v to string column i, NULL when empty.
+func (s *arrowSink) text(i int, v string) {
+	if v == "" {
+		s.str[i].AppendNull()
+		return
+	}
+	s.str[i].Append(v)
+}
+
+func (s *arrowSink) add(e *models.Event, source string, packed []byte) error {
+	s.str[0].Append(e.EventID)
+	s.b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(e.EventTime.UnixMicro()))
+	s.text(2, e.EventSource)
+	s.text(3, e.EventName)
+	s.text(4, e.AWSRegion)
+	s.text(5, e.AccountID)
+	if ro := s.b.Field(6).(*array.BooleanBuilder); e.ReadOnly != nil {
+		ro.Append(*e.ReadOnly)
+	} else {
+		ro.AppendNull()
+	}
+	s.text(7, e.ErrorCode)
+	s.text(8, e.ErrorMessage)
+	s.text(9, e.SourceIP)
+	s.text(10, trail.ParseIP(e.SourceIP))
+	s.text(11, e.UserAgent)
+	s.text(12, e.PrincipalType)
+	s.text(13, e.PrincipalARN)
+	s.text(14, e.PrincipalID)
+	s.text(15, e.OnBehalfOf)
+	s.text(16, e.SessionName)
+	s.text(17, e.Actor)
+	s.text(18, strings.ToLower(e.Actor))
+	s.text(19, e.Entitlement)
+	s.text(20, e.EventCategory)
+	s.text(21, e.EventType)
+	s.str[22].Append(source)
+	s.b.Field(23).(*array.BinaryBuilder).Append(packed)
+	s.n++
+	return nil
+}
+
+func (s *arrowSink) txWhileAdding() bool { return false }
+
+// stage turns the rows built so far into one record and registers it as
+// the view that flush inserts from.
+func (s *arrowSink) stage(ctx context.Context) error {
+	s.clear()
+	if s.n == 0 {
+		return nil
+	}
+	s.rec = s.b.NewRecordBatch()
+	s.n = 0
+	rr, err := array.NewRecordReader(arrowSchema, []arrow.RecordBatch{s.rec})
+	if err != nil {
+		s.clear()
+		return err
+	}
+	s.reader = rr
+	if _, err := s.conn.ExecContext(ctx, "USE "+arrowCatalog); err != nil {
+		s.clear()
+		return err
+	}
+	s.release, err = s.arrow.RegisterView(rr, s.view)
+	if _, uerr := s.conn.ExecContext(ctx, "USE "+s.home); uerr != nil && err == nil {
+		err = uerr
+	}
+	if err != nil {
+		s.clear()
+		return err
+	}
+	return nil
+}
+
+// flush inserts the staged record and lets go of it.
+func (s *arrowSink) flush(ctx context.Context) error {
+	if s.release == nil {
+		return nil
+	}
+	_, err := s.conn.ExecContext(ctx, s.insert)
+	s.clear()
+	return err
+}
+
+// clear lets go of the staged record (the view stays, pointing at nothing
+// until the next stage replaces it; close drops it).
+func (s *arrowSink) clear() {
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
+	if s.reader != nil {
+		s.reader.Release()
+		s.reader = nil
+	}
+	if s.rec != nil {
+		s.rec.Release()
+		s.rec = nil
+	}
+}
+
+func (s *arrowSink) close() {
+	s.clear()
+	s.b.Release()
+	s.conn.ExecContext(context.Background(), fmt.Sprintf("DROP VIEW IF EXISTS %s.main.%s", arrowCatalog, s.view))
+}
