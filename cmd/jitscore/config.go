@@ -33,14 +33,21 @@ var errConfigInvalid = errors.New("config has problems")
 // runConfig handles "config check FILE": it prints each problem as
 // FILE:LINE: path: message (or one JSON object with --format json) and
 // fails when there is any; a valid file gets one ok line with its policy
-// version.
+// version. "config -h" (or --help, help) prints the usage and succeeds.
 func runConfig(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
-		return usageError{"config: want 'config check FILE'"}
-	}
 	var c common
 	fs := newFlagSet("config check", "config check [--format table|json] FILE", &c)
 	fs.SetOutput(env.Stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help", "help":
+			fs.Usage()
+			return errHelp
+		}
+	}
+	if len(args) == 0 || args[0] != "check" {
+		return usageError{"config: want 'config check FILE'"}
+	}
 	if err := parseFlags(fs, &c, args[1:]); err != nil {
 		return err
 	}

@@ -76,3 +76,18 @@ func TestConfigCheckNeedsOneFile(t *testing.T) {
 		t.Errorf("unknown subcommand: %v, want a usage error", err)
 	}
 }
+
+// TestConfigHelpPrintsUsageAndSucceeds pins that "config -h" and its
+// spellings print the usage of config check and are not a usage error.
+func TestConfigHelpPrintsUsageAndSucceeds(t *testing.T) {
+	t.Parallel()
+	for _, arg := range []string{"-h", "--help", "help"} {
+		env, _, stderr := simulateEnv()
+		if err := Run(context.Background(), env, []string{"config", arg}); err != nil {
+			t.Errorf("config %s: %v, want success", arg, err)
+		}
+		if got := stderr.String(); !strings.Contains(got, "usage: jitscore config check") {
+			t.Errorf("config %s printed %q, want the usage", arg, got)
+		}
+	}
+}
