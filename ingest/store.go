@@ -23,7 +23,10 @@ type knownFile struct {
 }
 
 // writer stores parsed files in batches, one transaction per batch, on one
-// connection. Not safe for concurrent use.
+// connection. Not safe for concurrent use: add and commit are called from
+// one goroutine. When the sink allows it (the Arrow build), a full batch is
+// sealed and written by a second goroutine while the next one is built, at
+// most one in flight, so parsing and DuckDB's insert and checkpoint overlap.
 //
 // Deduplication has two layers. Every eventID stored in this load is kept
 // as a 128-bit xxh3 hash in seen, which catches repeats within the load.
@@ -43,8 +46,14 @@ type writer struct {
 	known map[string]knownFile
 	seen  map[xxh3.Uint128]struct{}
 
-	pending  bool // a batch has been started
-	inTx     bool
+	pending  bool       // a batch has been started
+	inTx     bool       // a transaction is open (owned by the in-flight store when async)
+	inflight chan error // the async store of the previous batch, nil when none
+	batch               // the batch being built
+}
+
+// batch is what one transaction stores besides its rows.
+type batch struct {
 	staged   int // rows appended in this batch
 	dups     int // duplicates found in this batch before the anti-join
 	before   int
@@ -55,26 +64,34 @@ type writer struct {
 	skipKind []string
 }
 
-// rowSink buffers ct_events rows and writes them into one table on flush.
-// store_append.go (the default build) and store_arrow.go (build tag
-// duckdb_arrow) implement it.
+// rowSink buffers ct_events rows; seal hands them over as a rowBatch that
+// writes them into the sink's table. store_append.go (the default build)
+// and store_arrow.go (build tag duckdb_arrow) implement it.
 type rowSink interface {
 	// add buffers one event; packed is its raw record as schema.PackRaw
 	// stored it.
 	add(e *models.Event, source string, packed []byte) error
-	// txWhileAdding reports whether the batch's transaction must be open
+	// async reports whether a sealed batch may be written while rows of the
+	// next are added. When false the batch's transaction must be open
 	// while rows are added (the Appender writes full chunks as it goes).
-	txWhileAdding() bool
-	// stage readies buffered rows for flush; it runs outside the batch's
-	// transaction, since DuckDB cannot commit a transaction that created
-	// the view of an Arrow stream.
-	stage(ctx context.Context) error
-	// flush writes every buffered row into the sink's table, inside the
-	// connection's open transaction.
-	flush(ctx context.Context) error
-	// clear drops buffered and staged rows.
+	async() bool
+	// seal ends the current batch's rows; the sink starts an empty one.
+	seal() rowBatch
+	// clear drops rows added since the last seal.
 	clear()
 	close()
+}
+
+// rowBatch is a sealed batch of rows.
+type rowBatch interface {
+	// stage readies the rows; it runs outside the batch's transaction,
+	// since DuckDB cannot commit a transaction that created the view of
+	// an Arrow stream.
+	stage(ctx context.Context) error
+	// flush writes the rows inside the connection's open transaction.
+	flush(ctx context.Context) error
+	// release frees the rows, written or not.
+	release()
 }
 
 type quarRow struct{ source, position, reason, snippet string }
@@ -185,7 +202,7 @@ func (w *writer) add(r fileResult) error {
 		return r.err
 	}
 	w.pending = true
-	if w.rows.txWhileAdding() {
+	if !w.rows.async() {
 		if err := w.begin(); err != nil {
 			return err
 		}
@@ -233,7 +250,45 @@ func (w *writer) maybeCommit() error {
 	if w.staged < w.opts.BatchEvents {
 		return nil
 	}
-	return w.commit()
+	return w.send(false)
+}
+
+// commit stores the batch being built and waits until every batch is
+// stored.
+func (w *writer) commit() error { return w.send(true) }
+
+// send seals the batch being built and stores it: on another goroutine
+// when the sink is async (after waiting for the previous batch), else
+// here. With wait it returns only when nothing is in flight.
+func (w *writer) send(wait bool) error {
+	if err := w.wait(); err != nil {
+		return err
+	}
+	if !w.pending {
+		return nil
+	}
+	b, rows := w.batch, w.rows.seal()
+	w.batch = batch{}
+	w.pending = false
+	if !w.rows.async() {
+		return w.store(b, rows)
+	}
+	w.inflight = make(chan error, 1)
+	go func(done chan<- error) { done <- w.store(b, rows) }(w.inflight)
+	if wait {
+		return w.wait()
+	}
+	return nil
+}
+
+// wait returns the outcome of the batch in flight, if any.
+func (w *writer) wait() error {
+	if w.inflight == nil {
+		return nil
+	}
+	err := <-w.inflight
+	w.inflight = nil
+	return err
 }
 
 // nullable maps "" to SQL NULL.
@@ -244,25 +299,30 @@ func nullable(s string) any {
 	return s
 }
 
-// commit ends the batch: moves staged rows, writes quarantine and file
-// bookkeeping, commits, and only then counts the batch in the summary.
-func (w *writer) commit() error {
-	if !w.pending {
-		return nil
-	}
+// store writes one sealed batch: moves staged rows, writes quarantine and
+// file bookkeeping, commits, and only then counts the batch in the summary.
+// On error the batch's transaction is rolled back.
+func (w *writer) store(b batch, rows rowBatch) (err error) {
+	defer rows.release()
+	defer func() {
+		if err != nil && w.inTx {
+			w.conn.ExecContext(context.WithoutCancel(w.ctx), "ROLLBACK")
+			w.inTx = false
+		}
+	}()
 	t0 := time.Now()
-	if err := w.rows.stage(w.ctx); err != nil {
+	if err := rows.stage(w.ctx); err != nil {
 		return fmt.Errorf("stage events: %w", err)
 	}
 	if err := w.begin(); err != nil {
 		return err
 	}
-	if err := w.rows.flush(w.ctx); err != nil {
+	if err := rows.flush(w.ctx); err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
 	tFlush := time.Since(t0)
-	loaded := w.staged
-	if !w.direct && w.staged > 0 {
+	loaded := b.staged
+	if !w.direct && b.staged > 0 {
 		res, err := w.conn.ExecContext(w.ctx, `
 INSERT INTO ct_events SELECT s.* FROM ct_stage s
 WHERE NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
@@ -278,7 +338,7 @@ WHERE NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
 			return fmt.Errorf("clear staging table: %w", err)
 		}
 	}
-	for _, q := range w.quar {
+	for _, q := range b.quar {
 		if _, err := w.conn.ExecContext(w.ctx, `
 INSERT INTO quarantine (source, position, reason, snippet)
 SELECT $1, $2, $3, $4
@@ -287,7 +347,7 @@ WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE source = $1 AND position = $2 A
 			return fmt.Errorf("quarantine %s %s: %w", q.source, q.position, err)
 		}
 	}
-	for _, f := range w.files {
+	for _, f := range b.files {
 		if _, err := w.conn.ExecContext(w.ctx, `
 INSERT OR REPLACE INTO ct_files (source, size, version, kind, records, quarantined, note, loaded_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
@@ -299,34 +359,33 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
 	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	w.inTx, w.pending = false, false
-	w.log.Debug("batch committed", "events", w.staged, "flush_seconds", tFlush.Seconds(),
+	w.inTx = false
+	w.log.Debug("batch committed", "events", b.staged, "flush_seconds", tFlush.Seconds(),
 		"write_seconds", t1.Sub(t0).Seconds(), "commit_seconds", time.Since(t1).Seconds())
 
-	dups := w.dups + (w.staged - loaded)
+	dups := b.dups + (b.staged - loaded)
 	s := w.sum
 	s.EventsLoaded += loaded
 	s.Duplicates += dups
-	s.Quarantined += len(w.quar)
-	s.BeforeSince += w.before
-	s.SkippedFiles += len(w.skipped)
-	s.Skipped = append(s.Skipped, w.skipped...)
-	s.FilesRead += w.read
+	s.Quarantined += len(b.quar)
+	s.BeforeSince += b.before
+	s.SkippedFiles += len(b.skipped)
+	s.Skipped = append(s.Skipped, b.skipped...)
+	s.FilesRead += b.read
 	m := w.opts.Metrics
-	m.events(loaded, dups, len(w.quar))
-	for _, k := range w.skipKind {
+	m.events(loaded, dups, len(b.quar))
+	for _, k := range b.skipKind {
 		m.skipped(k)
 	}
-	for range w.read {
+	for range b.read {
 		m.fileRead()
 	}
-	w.staged, w.dups, w.before, w.read = 0, 0, 0, 0
-	w.quar, w.files, w.skipped, w.skipKind = w.quar[:0], w.files[:0], w.skipped[:0], w.skipKind[:0]
 	return nil
 }
 
 // rollback abandons the batch in flight.
 func (w *writer) rollback() {
+	w.wait() // an in-flight batch rolls itself back on error
 	if !w.pending {
 		return
 	}
@@ -335,9 +394,11 @@ func (w *writer) rollback() {
 		w.conn.ExecContext(context.WithoutCancel(w.ctx), "ROLLBACK")
 	}
 	w.inTx, w.pending = false, false
+	w.batch = batch{}
 }
 
 func (w *writer) close() {
+	w.wait()
 	if w.rows != nil {
 		w.rows.close()
 	}

@@ -82,11 +82,19 @@ func (s *appendSink) add(e *models.Event, source string, packed []byte) error {
 	return s.app.AppendRow(r...)
 }
 
-func (s *appendSink) txWhileAdding() bool { return true }
+func (s *appendSink) async() bool { return false }
 
-func (s *appendSink) stage(context.Context) error { return nil }
+// seal returns the appender itself: its rows are already in the open
+// transaction, and flush writes the chunk still buffered.
+func (s *appendSink) seal() rowBatch { return appendBatch{s.app} }
 
-func (s *appendSink) flush(context.Context) error { return s.app.Flush() }
+type appendBatch struct{ app *duckdb.Appender }
+
+func (appendBatch) stage(context.Context) error { return nil }
+
+func (b appendBatch) flush(context.Context) error { return b.app.Flush() }
+
+func (appendBatch) release() {}
 
 func (s *appendSink) clear() { s.app.Clear() }
 

@@ -64,11 +64,7 @@ type arrowSink struct {
 	insert string
 	b      *array.RecordBuilder
 	str    []*array.StringBuilder // by column index; nil where not a string
-	n      int                    // rows built since the last stage
-
-	rec     arrow.RecordBatch // staged batch, until flush or clear
-	reader  array.RecordReader
-	release func()
+	n      int                    // rows built since the last seal
 }
 
 func newRowSink(ctx context.Context, conn *sql.Conn, table string) (rowSink, error) {
@@ -152,67 +148,83 @@ func (s *arrowSink) add(e *models.Event, source string, packed []byte) error {
 	return nil
 }
 
-func (s *arrowSink) txWhileAdding() bool { return false }
+func (s *arrowSink) async() bool { return true }
 
-// stage turns the rows built so far into one record and registers it as
-// the view that flush inserts from.
-func (s *arrowSink) stage(ctx context.Context) error {
-	s.clear()
-	if s.n == 0 {
-		return nil
+// seal turns the rows built so far into one record.
+func (s *arrowSink) seal() rowBatch {
+	b := &arrowBatch{sink: s}
+	if s.n > 0 {
+		b.rec = s.b.NewRecordBatch()
+		s.n = 0
 	}
-	s.rec = s.b.NewRecordBatch()
-	s.n = 0
-	rr, err := array.NewRecordReader(arrowSchema, []arrow.RecordBatch{s.rec})
-	if err != nil {
-		s.clear()
-		return err
-	}
-	s.reader = rr
-	if _, err := s.conn.ExecContext(ctx, "USE "+arrowCatalog); err != nil {
-		s.clear()
-		return err
-	}
-	s.release, err = s.arrow.RegisterView(rr, s.view)
-	if _, uerr := s.conn.ExecContext(ctx, "USE "+s.home); uerr != nil && err == nil {
-		err = uerr
-	}
-	if err != nil {
-		s.clear()
-		return err
-	}
-	return nil
+	return b
 }
 
-// flush inserts the staged record and lets go of it.
-func (s *arrowSink) flush(ctx context.Context) error {
-	if s.release == nil {
-		return nil
-	}
-	_, err := s.conn.ExecContext(ctx, s.insert)
-	s.clear()
-	return err
-}
-
-// clear lets go of the staged record (the view stays, pointing at nothing
-// until the next stage replaces it; close drops it).
+// clear drops the rows built since the last seal.
 func (s *arrowSink) clear() {
-	if s.release != nil {
-		s.release()
-		s.release = nil
-	}
-	if s.reader != nil {
-		s.reader.Release()
-		s.reader = nil
-	}
-	if s.rec != nil {
-		s.rec.Release()
-		s.rec = nil
+	if s.n > 0 {
+		s.b.NewRecordBatch().Release()
+		s.n = 0
 	}
 }
 
 func (s *arrowSink) close() {
-	s.clear()
 	s.b.Release()
 	s.conn.ExecContext(context.Background(), fmt.Sprintf("DROP VIEW IF EXISTS %s.main.%s", arrowCatalog, s.view))
+}
+
+// arrowBatch is one sealed record and, once staged, the view over it.
+type arrowBatch struct {
+	sink   *arrowSink
+	rec    arrow.RecordBatch // nil when the batch has no rows
+	reader array.RecordReader
+	free   func() // releases the exported stream
+}
+
+// stage registers the record as the sink's batch view. The view is
+// created in arrowCatalog; the connection's catalog is restored after.
+func (b *arrowBatch) stage(ctx context.Context) error {
+	if b.rec == nil {
+		return nil
+	}
+	s := b.sink
+	rr, err := array.NewRecordReader(arrowSchema, []arrow.RecordBatch{b.rec})
+	if err != nil {
+		return err
+	}
+	b.reader = rr
+	if _, err := s.conn.ExecContext(ctx, "USE "+arrowCatalog); err != nil {
+		return err
+	}
+	b.free, err = s.arrow.RegisterView(rr, s.view)
+	if _, uerr := s.conn.ExecContext(ctx, "USE "+s.home); uerr != nil && err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// flush inserts the staged record.
+func (b *arrowBatch) flush(ctx context.Context) error {
+	if b.free == nil {
+		return nil
+	}
+	_, err := b.sink.conn.ExecContext(ctx, b.sink.insert)
+	return err
+}
+
+// release lets go of the record and its stream (the view stays, pointing
+// at nothing until the next stage replaces it; the sink's close drops it).
+func (b *arrowBatch) release() {
+	if b.free != nil {
+		b.free()
+		b.free = nil
+	}
+	if b.reader != nil {
+		b.reader.Release()
+		b.reader = nil
+	}
+	if b.rec != nil {
+		b.rec.Release()
+		b.rec = nil
+	}
 }
