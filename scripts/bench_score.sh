@@ -37,7 +37,7 @@ jq -c . "$org/pending.ndjson" | awk -v n="$N" '{ l[NR] = $0 } END {
 t0=$(date +%s.%N)
 jq -c . "$WORK/in.ndjson" >/dev/null
 t1=$(date +%s.%N)
-"$BIN" score --db "$db" --config "$WORK/enforce.yaml" "$WORK/in.ndjson" >"$WORK/out.ndjson" 2>"$WORK/score.err"
+"$BIN" score --db "$db" --config "$WORK/enforce.yaml" --now "$end" "$WORK/in.ndjson" >"$WORK/out.ndjson" 2>"$WORK/score.err"
 t2=$(date +%s.%N)
 lines=$(wc -l <"$WORK/out.ndjson")
 audited=$(cat "$db.audit"/*.ndjson | wc -l)
