@@ -171,6 +171,16 @@ func interspersed(fs *flag.FlagSet, args []string) []string {
 // without a zone is UTC.
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", time.DateOnly}
 
+// timeFlagOr parses a time flag like parseTimeFlag and returns def (in
+// UTC) when the flag was not given.
+func timeFlagOr(name, v string, def time.Time) (time.Time, error) {
+	t, err := parseTimeFlag(name, v)
+	if err != nil || !t.IsZero() {
+		return t, err
+	}
+	return def.UTC(), nil
+}
+
 // parseTimeFlag parses the value of a time flag (--as-of, --at, --from,
 // ...): RFC 3339, a date (midnight UTC) or a date and time without a zone
 // (UTC). An empty value gives the zero time and no error.

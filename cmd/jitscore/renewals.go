@@ -59,11 +59,9 @@ func runRenewals(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	at := time.Now().UTC()
-	if t, err := parseTimeFlag("at", *atText); err != nil {
+	at, err := timeFlagOr("at", *atText, time.Now())
+	if err != nil {
 		return err
-	} else if !t.IsZero() {
-		at = t
 	}
 	within := cfg.Renewal.Within
 	if *withinText != "" {

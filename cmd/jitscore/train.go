@@ -57,11 +57,9 @@ func runTrain(ctx context.Context, env *Env, args []string) error {
 		return usageError{fmt.Sprintf("train: unexpected arguments %q", fs.Args())}
 	}
 	began := time.Now()
-	asOf := began.UTC()
-	if t, err := parseTimeFlag("as-of", *asOfText); err != nil {
+	asOf, err := timeFlagOr("as-of", *asOfText, began)
+	if err != nil {
 		return err
-	} else if !t.IsZero() {
-		asOf = t
 	}
 	var holdout time.Duration
 	if *holdoutText != "" {
