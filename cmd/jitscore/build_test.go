@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/jitscore/jitscore/features"
 	"github.com/jitscore/jitscore/ingest/schema"
-	"github.com/jitscore/jitscore/simulate"
 )
 
 // buildRun runs one jitscore command and fails the test on error.
@@ -33,23 +30,7 @@ func TestSimulateIngestBuildAnswersInSQL(t *testing.T) {
 		t.Skip("end-to-end: simulates, ingests and builds")
 	}
 	t.Parallel()
-	dir := t.TempDir()
-	out := filepath.Join(dir, "org")
-	db := filepath.Join(dir, "j.duckdb")
-	buildRun(t, "simulate", out, "--people", "90", "--days", "40", "--seed", "7")
-	for _, kind := range []string{"identities", "entitlements", "requests"} {
-		buildRun(t, "ingest", kind, "--db", db, filepath.Join(out, kind+".csv"))
-	}
-	buildRun(t, "ingest", "cloudtrail", "--db", db, filepath.Join(out, "cloudtrail"))
-
-	var truth simulate.Truth
-	b, err := os.ReadFile(filepath.Join(out, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &truth); err != nil {
-		t.Fatal(err)
-	}
+	db, truth := simulatedDB(t, 90, 40, "7")
 	end, err := time.Parse(time.RFC3339, truth.End)
 	if err != nil {
 		t.Fatal(err)
