@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/jitscore/jitscore/models"
@@ -101,6 +102,10 @@ type scanner struct {
 	lineOff  int // offset whose line number is lineNo
 	lineNo   int
 	multiple bool // more than one top-level value: a stream
+
+	// Reused for every record: emit must not keep the *Item.
+	it     Item
+	fields fields
 }
 
 // lineOf returns the 1-based line of offset off; offsets must not decrease
@@ -197,11 +202,11 @@ func nextValueLine(b []byte, off int) int {
 func (s *scanner) pos(line int, kind string, idx int) string {
 	switch {
 	case idx == 0:
-		return fmt.Sprintf("line %d", line)
+		return "line " + strconv.Itoa(line)
 	case s.multiple:
-		return fmt.Sprintf("line %d %s %d", line, kind, idx)
+		return "line " + strconv.Itoa(line) + " " + kind + " " + strconv.Itoa(idx)
 	}
-	return fmt.Sprintf("%s %d", kind, idx)
+	return kind + " " + strconv.Itoa(idx)
 }
 
 // top handles one top-level value starting at i and returns its end.
@@ -215,10 +220,7 @@ func (s *scanner) top(i int) (int, error) {
 		if s.res.Shape == "" {
 			s.res.Shape = "array"
 		}
-		return walkArray(b, i, 1, func(idx int, v span) error {
-			s.item(s.pos(line, "record", idx), v, 1)
-			return nil
-		})
+		return s.elements(i, 1, line, "record")
 	}
 
 	// Fast path for S3 delivery files: {"Records":[ is walked once, each
@@ -227,29 +229,23 @@ func (s *scanner) top(i int) (int, error) {
 		return end, err
 	}
 
-	f, v, err := collectAt(b, i, 1)
+	f := &s.fields
+	v, err := collectAt(b, i, 1, f)
 	if err != nil {
 		return 0, err
 	}
-	sp := span{i, v}
 	switch {
-	case has(f.records) && b[f.records.start] == '[':
+	case f.opens(b, slotRecords, '['):
 		s.shape("records")
-		_, err = walkArray(b, f.records.start, 2, func(idx int, v span) error {
-			s.item(s.pos(line, "record", idx), v, 2)
-			return nil
-		})
-	case has(f.lookupEvents) && b[f.lookupEvents.start] == '[':
+		_, err = s.elements(f.v[slotRecords].start, 2, line, "record")
+	case f.opens(b, slotLookupEvents, '['):
 		s.shape("lookup-events")
-		_, err = walkArray(b, f.lookupEvents.start, 2, func(idx int, v span) error {
-			s.item(s.pos(line, "event", idx), v, 2)
-			return nil
-		})
+		_, err = s.elements(f.v[slotLookupEvents].start, 2, line, "event")
 	case f.isDigest():
 		s.digests++
 	default:
 		s.shape("event")
-		s.itemFields(s.pos(line, "", 0), sp, &f, 1)
+		s.itemFields(s.pos(line, "", 0), span{i, v}, f, 1)
 	}
 	return v, err
 }
@@ -272,10 +268,7 @@ func (s *scanner) recordsFirst(i, line int) (end int, ok bool, err error) {
 		return 0, false, nil
 	}
 	s.shape("records")
-	j, err = walkArray(b, j, 2, func(idx int, v span) error {
-		s.item(s.pos(line, "record", idx), v, 2)
-		return nil
-	})
+	j, err = s.elements(j, 2, line, "record")
 	if err != nil {
 		return 0, true, err
 	}
@@ -311,22 +304,60 @@ func (s *scanner) shape(name string) {
 	}
 }
 
-// item normalises one element of a container.
-func (s *scanner) item(pos string, v span, depth int) {
-	f, err := collect(s.b, v, depth)
-	if err != nil {
-		s.problem(pos, err, s.b[v.start:v.end])
+// elements expects b[i] == '[', an array of records at nesting depth
+// depth, and normalises every element as it is reached, naming each by
+// kind and index. It returns the index after the closing bracket; a syntax
+// error anywhere in the array ends the walk.
+func (s *scanner) elements(i, depth, line int, kind string) (int, error) {
+	b := s.b
+	if depth > maxDepth {
+		return 0, errAt(i, "nesting too deep")
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, nil
+	}
+	for idx := 1; ; idx++ {
+		vend, err := validateCollect(b, i, depth, &s.fields)
+		if err != nil {
+			return 0, err
+		}
+		s.item(line, kind, idx, span{i, vend}, depth)
+		i = skipWS(b, vend)
+		if i >= len(b) {
+			return 0, errAt(i, "unterminated array")
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case ']':
+			return i + 1, nil
+		default:
+			return 0, errAt(i, "want ',' or ']' in array")
+		}
+	}
+}
+
+// item normalises one element of a container, at v. When the element is
+// an object, s.fields already holds what it collected.
+func (s *scanner) item(line int, kind string, idx int, v span, depth int) {
+	if s.b[v.start] != '{' {
+		_, err := collectAt(s.b, v.start, depth, &s.fields)
+		s.problem(s.pos(line, kind, idx), err, s.b[v.start:v.end])
 		return
 	}
+	f := &s.fields
 	if f.isDigest() && !f.looksLikeEvent() {
 		s.digests++
 		return
 	}
-	s.itemFields(pos, v, &f, depth)
+	s.itemFields(s.pos(line, kind, idx), v, f, depth)
 }
 
+// itemFields emits the record at v, whose fields are f.
 func (s *scanner) itemFields(pos string, v span, f *fields, depth int) {
-	ev, err := fromFields(s.b, v, f, depth)
+	s.it = Item{}
+	err := fromFields(s.b, v, f, depth, &s.it.Event)
 	if errors.Is(err, ErrNotEvent) {
 		s.notEvents = append(s.notEvents, Item{Pos: pos, Err: err, Snippet: snippet(s.b[v.start:v.end])})
 		return
@@ -335,15 +366,15 @@ func (s *scanner) itemFields(pos string, v span, f *fields, depth int) {
 		s.problem(pos, err, s.b[v.start:v.end])
 		return
 	}
-	it := Item{Pos: pos, Event: ev}
+	s.it.Pos = pos
 	s.res.Events++
-	s.emit(&it)
+	s.emit(&s.it)
 }
 
 func (s *scanner) problem(pos string, err error, raw []byte) {
-	it := Item{Pos: pos, Err: err, Snippet: snippet(raw)}
+	s.it = Item{Pos: pos, Err: err, Snippet: snippet(raw)}
 	s.res.Problems++
-	s.emit(&it)
+	s.emit(&s.it)
 }
 
 // finish decides the kind once the whole input was seen.

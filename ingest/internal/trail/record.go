@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jitscore/jitscore/models"
 )
@@ -18,114 +17,260 @@ import (
 // wrapped.
 var ErrNotEvent = errors.New("not a CloudTrail event")
 
-// fields holds the spans of the keys normalisation reads from one object.
-// A zero span (end == 0) means the key is absent.
-type fields struct {
-	eventID, eventTime, atTimestamp, eventSource, eventName     span
-	awsRegion, recipientAccountID, readOnly, errorCode          span
-	errorMessage, sourceIP, userAgent, eventType, eventCategory span
-	managementEvent, userIdentity, insightDetails, eventVersion span
+// slot names a value normalisation reads: a member of an event (or of a
+// container or envelope), of its userIdentity, or of its insightDetails.
+type slot uint8
+
+const (
+	noSlot slot = iota
+
+	// Event members.
+	slotEventID
+	slotEventTime
+	slotAtTimestamp
+	slotEventSource
+	slotEventName
+	slotAWSRegion
+	slotRecipientAccountID
+	slotReadOnly
+	slotErrorCode
+	slotErrorMessage
+	slotSourceIP
+	slotUserAgent
+	slotEventType
+	slotEventCategory
+	slotManagementEvent
+	slotUserIdentity
+	slotInsightDetails
+	slotEventVersion
 
 	// Containers and envelopes.
-	records, lookupEvents, detail, detailType, cloudTrailEvent, eventJSON span
+	slotRecords
+	slotLookupEvents
+	slotDetail
+	slotDetailType
+	slotCloudTrailEvent
+	slotEventJSON
 
 	// Digest markers.
-	digestStart, logFiles, digestObject span
+	slotDigestStart
+	slotLogFiles
+	slotDigestObject
+
+	// Members of the last userIdentity object, of its onBehalfOf and of its
+	// sessionContext.sessionIssuer.
+	slotIDType
+	slotIDPrincipalID
+	slotIDARN
+	slotIDAccountID
+	slotIDUserName
+	slotIDInvokedBy
+	slotIDOnBehalfOf // onBehalfOf.userId
+	slotIDIssuerName // sessionContext.sessionIssuer.userName
+
+	// Members of the last insightDetails object.
+	slotInsightEventSource
+	slotInsightEventName
+
+	numSlots
+)
+
+// fields holds the spans of the values normalisation reads from one
+// object, by slot. A zero span (end == 0) means the key is absent.
+type fields struct {
+	v   [numSlots]span
+	esc uint64 // bit s set: v[s] is a string that holds escapes
+
+	// What the walk saw in the object's bytes.
+	badUTF8 bool // a string is not valid UTF-8
+	newline bool // white space holds a newline
 }
 
-func (f *fields) set(key string, v span) {
-	switch key {
-	case "eventID":
-		f.eventID = v
-	case "eventTime":
-		f.eventTime = v
-	case "@timestamp":
-		f.atTimestamp = v
-	case "eventSource":
-		f.eventSource = v
-	case "eventName":
-		f.eventName = v
-	case "awsRegion":
-		f.awsRegion = v
-	case "recipientAccountId":
-		f.recipientAccountID = v
-	case "readOnly":
-		f.readOnly = v
-	case "errorCode":
-		f.errorCode = v
-	case "errorMessage":
-		f.errorMessage = v
-	case "sourceIPAddress":
-		f.sourceIP = v
-	case "userAgent":
-		f.userAgent = v
-	case "eventType":
-		f.eventType = v
-	case "eventCategory":
-		f.eventCategory = v
-	case "managementEvent":
-		f.managementEvent = v
-	case "userIdentity":
-		f.userIdentity = v
-	case "insightDetails":
-		f.insightDetails = v
-	case "eventVersion":
-		f.eventVersion = v
-	case "Records":
-		f.records = v
-	case "Events":
-		f.lookupEvents = v
-	case "detail":
-		f.detail = v
-	case "detail-type":
-		f.detailType = v
-	case "CloudTrailEvent":
-		f.cloudTrailEvent = v
-	case "eventJson", "eventjson", "eventJSON":
-		f.eventJSON = v
-	case "digestStartTime":
-		f.digestStart = v
-	case "logFiles":
-		f.logFiles = v
-	case "digestS3Object":
-		f.digestObject = v
+// set stores the value of slot s; esc says it is a string with escapes.
+func (f *fields) set(s slot, v span, esc bool) {
+	f.v[s] = v
+	f.esc &^= 1 << s
+	if esc {
+		f.esc |= 1 << s
 	}
 }
 
-func has(v span) bool { return v.end > 0 }
+// clear forgets the slots [from, to].
+func (f *fields) clear(from, to slot) {
+	clear(f.v[from : to+1])
+	f.esc &^= (1<<(to+1) - 1) &^ (1<<from - 1)
+}
+
+func (f *fields) has(s slot) bool { return f.v[s].end > 0 }
+
+// str returns the string value of slot s, or "" when absent, null or not a
+// string.
+func (f *fields) str(b []byte, s slot) string {
+	v := f.v[s]
+	if v.end == 0 || b[v.start] != '"' {
+		return ""
+	}
+	if f.esc&(1<<s) != 0 {
+		d, _ := stringValue(b, v)
+		return d
+	}
+	return view(b[v.start+1 : v.end-1])
+}
+
+// route says which object a walk is in, and so which of its keys matter.
+type route uint8
+
+const (
+	routeNone       route = iota // keys are not looked at
+	routeRecord                  // an event or a container of events
+	routeIdentity                // userIdentity
+	routeOnBehalfOf              // userIdentity.onBehalfOf
+	routeSession                 // userIdentity.sessionContext
+	routeIssuer                  // userIdentity.sessionContext.sessionIssuer
+	routeInsight                 // insightDetails
+)
+
+// route returns the slot that stores the value of key, a member of an
+// object walked with route r (noSlot: none), and the route to walk the
+// value with when it is an object. Later members win over earlier ones
+// with the same key, as for the objects they hold: a userIdentity or
+// insightDetails member clears what an earlier one of the same name left.
+func (f *fields) route(r route, key string) (slot, route) {
+	switch r {
+	case routeRecord:
+		return f.recordKey(key)
+	case routeIdentity:
+		switch key {
+		case "type":
+			return slotIDType, routeNone
+		case "principalId":
+			return slotIDPrincipalID, routeNone
+		case "arn":
+			return slotIDARN, routeNone
+		case "accountId":
+			return slotIDAccountID, routeNone
+		case "userName":
+			return slotIDUserName, routeNone
+		case "invokedBy":
+			return slotIDInvokedBy, routeNone
+		case "onBehalfOf":
+			return noSlot, routeOnBehalfOf
+		case "sessionContext":
+			return noSlot, routeSession
+		}
+	case routeOnBehalfOf:
+		if key == "userId" {
+			return slotIDOnBehalfOf, routeNone
+		}
+	case routeSession:
+		if key == "sessionIssuer" {
+			return noSlot, routeIssuer
+		}
+	case routeIssuer:
+		if key == "userName" {
+			return slotIDIssuerName, routeNone
+		}
+	case routeInsight:
+		switch key {
+		case "eventSource":
+			return slotInsightEventSource, routeNone
+		case "eventName":
+			return slotInsightEventName, routeNone
+		}
+	}
+	return noSlot, routeNone
+}
+
+// recordKey routes a member of an event or container object.
+func (f *fields) recordKey(key string) (slot, route) {
+	switch key {
+	case "eventID":
+		return slotEventID, routeNone
+	case "eventTime":
+		return slotEventTime, routeNone
+	case "@timestamp":
+		return slotAtTimestamp, routeNone
+	case "eventSource":
+		return slotEventSource, routeNone
+	case "eventName":
+		return slotEventName, routeNone
+	case "awsRegion":
+		return slotAWSRegion, routeNone
+	case "recipientAccountId":
+		return slotRecipientAccountID, routeNone
+	case "readOnly":
+		return slotReadOnly, routeNone
+	case "errorCode":
+		return slotErrorCode, routeNone
+	case "errorMessage":
+		return slotErrorMessage, routeNone
+	case "sourceIPAddress":
+		return slotSourceIP, routeNone
+	case "userAgent":
+		return slotUserAgent, routeNone
+	case "eventType":
+		return slotEventType, routeNone
+	case "eventCategory":
+		return slotEventCategory, routeNone
+	case "managementEvent":
+		return slotManagementEvent, routeNone
+	case "userIdentity":
+		f.clear(slotIDType, slotIDIssuerName)
+		return slotUserIdentity, routeIdentity
+	case "insightDetails":
+		f.clear(slotInsightEventSource, slotInsightEventName)
+		return slotInsightDetails, routeInsight
+	case "eventVersion":
+		return slotEventVersion, routeNone
+	case "Records":
+		return slotRecords, routeNone
+	case "Events":
+		return slotLookupEvents, routeNone
+	case "detail":
+		return slotDetail, routeNone
+	case "detail-type":
+		return slotDetailType, routeNone
+	case "CloudTrailEvent":
+		return slotCloudTrailEvent, routeNone
+	case "eventJson", "eventjson", "eventJSON":
+		return slotEventJSON, routeNone
+	case "digestStartTime":
+		return slotDigestStart, routeNone
+	case "logFiles":
+		return slotLogFiles, routeNone
+	case "digestS3Object":
+		return slotDigestObject, routeNone
+	}
+	return noSlot, routeNone
+}
 
 // looksLikeEvent reports whether an object carries any key only CloudTrail
 // events have.
 func (f *fields) looksLikeEvent() bool {
-	return has(f.eventID) || has(f.eventVersion) || has(f.userIdentity) ||
-		(has(f.eventName) && has(f.eventSource))
+	return f.has(slotEventID) || f.has(slotEventVersion) || f.has(slotUserIdentity) ||
+		(f.has(slotEventName) && f.has(slotEventSource))
 }
 
 func (f *fields) isDigest() bool {
-	return has(f.digestStart) && (has(f.logFiles) || has(f.digestObject))
+	return f.has(slotDigestStart) && (f.has(slotLogFiles) || f.has(slotDigestObject))
 }
 
-// collect walks the object at v and records the spans of known keys.
-func collect(b []byte, v span, depth int) (fields, error) {
-	f, _, err := collectAt(b, v.start, depth)
-	return f, err
+// opens reports whether slot s holds a value that starts with c.
+func (f *fields) opens(b []byte, s slot, c byte) bool {
+	return f.has(s) && b[f.v[s].start] == c
 }
 
-// collectAt walks the object starting at i and returns its fields and end.
-func collectAt(b []byte, i, depth int) (fields, int, error) {
-	var f fields
+// collectAt walks the object starting at i with nesting depth depth, fills
+// f and returns the object's end.
+func collectAt(b []byte, i, depth int, f *fields) (int, error) {
+	*f = fields{}
 	if i >= len(b) || b[i] != '{' {
-		return f, 0, fmt.Errorf("%w: want a JSON object", ErrNotEvent)
+		return 0, fmt.Errorf("%w: want a JSON object", ErrNotEvent)
 	}
-	end, err := walkObject(b, i, depth, func(key []byte, esc bool, val span) error {
-		if esc {
-			f.set(unescapeKey(key), val)
-		} else {
-			f.set(view(key), val)
-		}
-		return nil
-	})
-	return f, end, err
+	w := walker{b: b}
+	end, err := w.object(i, depth, routeRecord, f)
+	f.badUTF8, f.newline = w.badUTF8, w.newline
+	return end, err
 }
 
 // ParseRecord normalises one CloudTrail event given as a JSON object. It
@@ -137,172 +282,161 @@ func collectAt(b []byte, i, depth int) (fields, int, error) {
 // time. The returned Event's strings may share memory with raw, so raw must
 // not be modified afterwards.
 func ParseRecord(raw []byte) (models.Event, error) {
-	start := skipWS(raw, 0)
-	end, err := skipValue(raw, start, 0)
-	if err != nil {
-		return models.Event{}, err
-	}
-	if skipWS(raw, end) != len(raw) {
-		return models.Event{}, errAt(end, "trailing data after the record")
-	}
-	return parseItem(raw, span{start, end}, 0)
-}
-
-// parseItem normalises the event at v, unwrapping envelopes.
-func parseItem(b []byte, v span, depth int) (models.Event, error) {
-	f, err := collect(b, v, depth)
-	if err != nil {
-		return models.Event{}, err
-	}
-	return fromFields(b, v, &f, depth)
-}
-
-func fromFields(b []byte, v span, f *fields, depth int) (models.Event, error) {
-	switch {
-	case has(f.cloudTrailEvent):
-		return parseEmbedded(b, f.cloudTrailEvent, "CloudTrailEvent", depth)
-	case has(f.eventJSON) && !has(f.eventID):
-		return parseEmbedded(b, f.eventJSON, "eventJson", depth)
-	case has(f.detail) && has(f.detailType):
-		if b[f.detail.start] != '{' {
-			return models.Event{}, fmt.Errorf("%w: EventBridge detail is not an object", ErrNotEvent)
-		}
-		inner, err := collect(b, f.detail, depth+1)
-		if err != nil {
-			return models.Event{}, err
-		}
-		if !inner.looksLikeEvent() {
-			dt, _ := stringValue(b, f.detailType)
-			return models.Event{}, fmt.Errorf("%w: EventBridge %q envelope", ErrNotEvent, dt)
-		}
-		return build(b, f.detail, &inner)
-	case f.looksLikeEvent():
-		return build(b, v, f)
-	case f.isDigest():
-		return models.Event{}, fmt.Errorf("%w: CloudTrail digest", ErrNotEvent)
-	}
-	return models.Event{}, ErrNotEvent
-}
-
-// parseEmbedded parses an event held as a JSON string value.
-func parseEmbedded(b []byte, v span, key string, depth int) (models.Event, error) {
-	s, ok := stringValue(b, v)
-	if !ok {
-		return models.Event{}, fmt.Errorf("%s is not a JSON string", key)
-	}
-	inner := []byte(s)
-	start := skipWS(inner, 0)
-	end, err := skipValue(inner, start, depth+1)
-	if err != nil {
-		return models.Event{}, fmt.Errorf("%s: %w", key, err)
-	}
-	f, err := collect(inner, span{start, end}, depth+1)
-	if err != nil {
-		return models.Event{}, fmt.Errorf("%s: %w", key, err)
-	}
-	if !f.looksLikeEvent() {
-		return models.Event{}, fmt.Errorf("%w: %s holds no event", ErrNotEvent, key)
-	}
-	return build(inner, span{start, end}, &f)
-}
-
-// str returns the string value at v, or "" when absent, null or not a
-// string.
-func str(b []byte, v span) string {
-	if !has(v) {
-		return ""
-	}
-	s, _ := stringValue(b, v)
-	return s
-}
-
-// build turns collected fields into an Event.
-func build(b []byte, v span, f *fields) (models.Event, error) {
 	var e models.Event
-	e.EventID = str(b, f.eventID)
-	if e.EventID == "" {
-		return e, errors.New("missing eventID")
-	}
-	t, err := eventTime(b, f)
+	var f fields
+	start := skipWS(raw, 0)
+	end, err := validateCollect(raw, start, 0, &f)
 	if err != nil {
 		return e, err
 	}
-	e.EventTime = t
-	e.EventSource = str(b, f.eventSource)
-	e.EventName = str(b, f.eventName)
-	e.AWSRegion = str(b, f.awsRegion)
-	e.AccountID = str(b, f.recipientAccountID)
-	e.ReadOnly = boolValue(b, f.readOnly)
-	e.ErrorCode = str(b, f.errorCode)
-	e.ErrorMessage = str(b, f.errorMessage)
-	e.SourceIP = str(b, f.sourceIP)
-	e.UserAgent = str(b, f.userAgent)
-	e.EventType = str(b, f.eventType)
-	e.EventCategory = str(b, f.eventCategory)
+	if skipWS(raw, end) != len(raw) {
+		return e, errAt(end, "trailing data after the record")
+	}
+	if raw[start] != '{' {
+		_, err := collectAt(raw, start, 0, &f)
+		return e, err
+	}
+	err = fromFields(raw, span{start, end}, &f, 0, &e)
+	return e, err
+}
 
-	if has(f.insightDetails) && b[f.insightDetails.start] == '{' {
-		var src, name span
-		_, err := walkObject(b, f.insightDetails.start, 1, func(key []byte, esc bool, val span) error {
-			switch {
-			case keyIs(key, esc, "eventSource"):
-				src = val
-			case keyIs(key, esc, "eventName"):
-				name = val
-			}
-			return nil
-		})
-		if err == nil {
-			if e.EventSource == "" {
-				e.EventSource = str(b, src)
-			}
-			if e.EventName == "" {
-				e.EventName = str(b, name)
-			}
+// validateCollect walks the value at i (leading space allowed) as a member
+// of a container at nesting depth depth, and returns its end. When the
+// value is an object, f is filled from it in the same walk.
+func validateCollect(b []byte, i, depth int, f *fields) (int, error) {
+	i = skipWS(b, i)
+	if i < len(b) && b[i] == '{' {
+		return collectAt(b, i, depth+1, f)
+	}
+	return skipValue(b, i, depth)
+}
+
+// fromFields normalises the object at v, whose fields are f, into e,
+// unwrapping envelopes. On error e may be partly filled.
+func fromFields(b []byte, v span, f *fields, depth int, e *models.Event) error {
+	switch {
+	case f.has(slotCloudTrailEvent):
+		return parseEmbedded(b, f.v[slotCloudTrailEvent], "CloudTrailEvent", depth, e)
+	case f.has(slotEventJSON) && !f.has(slotEventID):
+		return parseEmbedded(b, f.v[slotEventJSON], "eventJson", depth, e)
+	case f.has(slotDetail) && f.has(slotDetailType):
+		detail := f.v[slotDetail]
+		if b[detail.start] != '{' {
+			return fmt.Errorf("%w: EventBridge detail is not an object", ErrNotEvent)
+		}
+		var inner fields
+		if _, err := collectAt(b, detail.start, depth+1, &inner); err != nil {
+			return err
+		}
+		if !inner.looksLikeEvent() {
+			dt, _ := stringValue(b, f.v[slotDetailType])
+			return fmt.Errorf("%w: EventBridge %q envelope", ErrNotEvent, dt)
+		}
+		return build(b, detail, &inner, e)
+	case f.looksLikeEvent():
+		return build(b, v, f, e)
+	case f.isDigest():
+		return fmt.Errorf("%w: CloudTrail digest", ErrNotEvent)
+	}
+	return ErrNotEvent
+}
+
+// parseEmbedded parses an event held as a JSON string value.
+func parseEmbedded(b []byte, v span, key string, depth int, e *models.Event) error {
+	s, ok := stringValue(b, v)
+	if !ok {
+		return fmt.Errorf("%s is not a JSON string", key)
+	}
+	inner := []byte(s)
+	var f fields
+	start := skipWS(inner, 0)
+	end, err := validateCollect(inner, start, depth+1, &f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	if start >= len(inner) || inner[start] != '{' {
+		_, err := collectAt(inner, start, depth+1, &f)
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	if !f.looksLikeEvent() {
+		return fmt.Errorf("%w: %s holds no event", ErrNotEvent, key)
+	}
+	return build(inner, span{start, end}, &f, e)
+}
+
+// build turns collected fields into e. On error e may be partly filled.
+func build(b []byte, v span, f *fields, e *models.Event) error {
+	e.EventID = f.str(b, slotEventID)
+	if e.EventID == "" {
+		return errors.New("missing eventID")
+	}
+	t, err := eventTime(b, f)
+	if err != nil {
+		return err
+	}
+	e.EventTime = t
+	e.EventSource = f.str(b, slotEventSource)
+	e.EventName = f.str(b, slotEventName)
+	e.AWSRegion = f.str(b, slotAWSRegion)
+	e.AccountID = f.str(b, slotRecipientAccountID)
+	e.ReadOnly = boolValue(b, f.v[slotReadOnly])
+	e.ErrorCode = f.str(b, slotErrorCode)
+	e.ErrorMessage = f.str(b, slotErrorMessage)
+	e.SourceIP = f.str(b, slotSourceIP)
+	e.UserAgent = f.str(b, slotUserAgent)
+	e.EventType = f.str(b, slotEventType)
+	e.EventCategory = f.str(b, slotEventCategory)
+
+	if f.opens(b, slotInsightDetails, '{') {
+		if e.EventSource == "" {
+			e.EventSource = f.str(b, slotInsightEventSource)
+		}
+		if e.EventName == "" {
+			e.EventName = f.str(b, slotInsightEventName)
 		}
 	}
 	if e.EventCategory == "" {
 		switch {
 		case e.EventType == "AwsCloudTrailInsight":
 			e.EventCategory = "Insight"
-		case boolValue(b, f.managementEvent) != nil && !*boolValue(b, f.managementEvent):
+		case boolValue(b, f.v[slotManagementEvent]) != nil && !*boolValue(b, f.v[slotManagementEvent]):
 			e.EventCategory = "Data"
 		default:
 			e.EventCategory = "Management"
 		}
 	}
 
-	if has(f.userIdentity) && b[f.userIdentity.start] == '{' {
-		if err := identity(b, f.userIdentity, &e); err != nil {
-			return e, fmt.Errorf("userIdentity: %w", err)
-		}
+	if f.opens(b, slotUserIdentity, '{') {
+		identity(b, f, e)
 	}
 	if e.AccountID == "" {
 		e.AccountID = accountFromARN(e.PrincipalARN)
 	}
 
-	raw := b[v.start:v.end]
-	if !utf8.Valid(raw) {
-		return e, errors.New("record is not valid UTF-8")
+	if f.badUTF8 {
+		return errors.New("record is not valid UTF-8")
 	}
-	if bytes.IndexByte(raw, '\n') >= 0 {
+	raw := b[v.start:v.end]
+	if f.newline {
 		var buf bytes.Buffer
 		buf.Grow(len(raw))
 		if err := json.Compact(&buf, raw); err != nil {
-			return e, err
+			return err
 		}
 		raw = buf.Bytes()
 	}
 	e.Raw = raw
-	return e, nil
+	return nil
 }
 
 // eventTime reads eventTime, falling back to Logstash's @timestamp.
 func eventTime(b []byte, f *fields) (time.Time, error) {
-	name, v := "eventTime", f.eventTime
-	if !has(v) || str(b, v) == "" {
-		name, v = "@timestamp", f.atTimestamp
+	name, sl := "eventTime", slotEventTime
+	s := f.str(b, sl)
+	if s == "" {
+		name, sl = "@timestamp", slotAtTimestamp
+		s = f.str(b, sl)
 	}
-	s := str(b, v)
 	if s == "" {
 		return time.Time{}, errors.New("missing eventTime and @timestamp")
 	}
@@ -316,7 +450,7 @@ func eventTime(b []byte, f *fields) (time.Time, error) {
 // boolValue reads true/false, also as the strings "true"/"false" that some
 // exports write; anything else is unknown (nil).
 func boolValue(b []byte, v span) *bool {
-	if !has(v) {
+	if v.end == 0 {
 		return nil
 	}
 	var r bool
@@ -331,69 +465,18 @@ func boolValue(b []byte, v span) *bool {
 	return &r
 }
 
-// identity reads userIdentity and resolves the actor and entitlement.
-func identity(b []byte, v span, e *models.Event) error {
-	var typ, principalID, arn, account, userName, invokedBy, onBehalf, issuerName span
-	_, err := walkObject(b, v.start, 1, func(key []byte, esc bool, val span) error {
-		k := view(key)
-		if esc {
-			k = unescapeKey(key)
-		}
-		switch k {
-		case "type":
-			typ = val
-		case "principalId":
-			principalID = val
-		case "arn":
-			arn = val
-		case "accountId":
-			account = val
-		case "userName":
-			userName = val
-		case "invokedBy":
-			invokedBy = val
-		case "onBehalfOf":
-			if b[val.start] == '{' {
-				_, err := walkObject(b, val.start, 2, func(key []byte, esc bool, val span) error {
-					if keyIs(key, esc, "userId") {
-						onBehalf = val
-					}
-					return nil
-				})
-				return err
-			}
-		case "sessionContext":
-			if b[val.start] == '{' {
-				_, err := walkObject(b, val.start, 2, func(key []byte, esc bool, val span) error {
-					if keyIs(key, esc, "sessionIssuer") && b[val.start] == '{' {
-						_, err := walkObject(b, val.start, 3, func(key []byte, esc bool, val span) error {
-							if keyIs(key, esc, "userName") {
-								issuerName = val
-							}
-							return nil
-						})
-						return err
-					}
-					return nil
-				})
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	e.PrincipalType = str(b, typ)
-	e.PrincipalID = str(b, principalID)
-	e.PrincipalARN = str(b, arn)
-	e.OnBehalfOf = str(b, onBehalf)
-	acct := str(b, account)
+// identity reads the userIdentity members collected in f and resolves
+// the actor and entitlement.
+func identity(b []byte, f *fields, e *models.Event) {
+	e.PrincipalType = f.str(b, slotIDType)
+	e.PrincipalID = f.str(b, slotIDPrincipalID)
+	e.PrincipalARN = f.str(b, slotIDARN)
+	e.OnBehalfOf = f.str(b, slotIDOnBehalfOf)
+	acct := f.str(b, slotIDAccountID)
 	if e.AccountID == "" {
 		e.AccountID = acct
 	}
-	resolve(e, str(b, userName), str(b, invokedBy), str(b, issuerName), acct)
-	return nil
+	resolve(e, f.str(b, slotIDUserName), f.str(b, slotIDInvokedBy), f.str(b, slotIDIssuerName), acct)
 }
 
 // resolve sets SessionName, Actor and Entitlement from the principal, per
@@ -515,11 +598,20 @@ func accountFromARN(arn string) string {
 	if !strings.HasPrefix(arn, "arn:") {
 		return ""
 	}
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
+	// The account sits between the fourth and fifth colons.
+	rest := arn
+	for range 4 {
+		j := strings.IndexByte(rest, ':')
+		if j < 0 {
+			return ""
+		}
+		rest = rest[j+1:]
+	}
+	j := strings.IndexByte(rest, ':')
+	if j < 0 {
 		return ""
 	}
-	return parts[4]
+	return rest[:j]
 }
 
 // ParseIP returns the canonical form of a sourceIPAddress, or "" when it

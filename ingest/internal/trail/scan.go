@@ -1,8 +1,12 @@
 package trail
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -11,6 +15,12 @@ import (
 // of the values that normalisation needs. Strings without escapes are
 // returned as views into the input (no copy), so the input must stay
 // unmodified for as long as any returned string is in use.
+//
+// The walk is written for speed on CloudTrail records (about 1.3 KB each,
+// mostly short ASCII strings): string bodies are searched eight bytes at a
+// time, UTF-8 is checked only in strings that hold a byte >= 0x80, and the
+// keys normalisation reads are routed while walking (see route in
+// record.go), so a record is walked exactly once.
 
 // maxDepth bounds nesting so that hostile input cannot exhaust the stack.
 const maxDepth = 256
@@ -35,15 +45,78 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// skipString expects b[i] == '"' and returns the index after the closing
-// quote and whether the string holds escapes.
-func skipString(b []byte, i int) (int, bool, error) {
+// walker walks one JSON value and notes what normalisation needs to know
+// about the bytes it covered: whether a string in them is not valid UTF-8
+// and whether white space in them holds a newline. Outside strings valid
+// JSON is ASCII and a newline can only be white space, so both facts about
+// a walked record are exact for the record's bytes.
+type walker struct {
+	b       []byte
+	badUTF8 bool
+	newline bool
+}
+
+// ws returns the index of the first non-space byte of b at or after i.
+// b is w.b, passed so that the inlined fast path needs no load.
+func (w *walker) ws(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' {
+		switch b[i] {
+		case ' ', '\r', '\t':
+		case '\n':
+			w.newline = true
+		default:
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// SWAR constants: one in every byte, and the top bit of every byte.
+const (
+	ones = 0x0101010101010101
+	tops = 0x8080808080808080
+)
+
+// stringStops returns a mask whose lowest set bit is the top bit of the
+// first byte of x (little-endian) that ends a run of plain ASCII string
+// bytes: '"', '\\', a control character below 0x20 or a byte >= 0x80.
+// Bits above the lowest may be false positives (borrows from a lower
+// byte that stops), so only the lowest is meaningful. A byte >= 0x80 sets
+// its own top bit through x, which also covers the subtractions' false
+// positives on such bytes.
+func stringStops(x uint64) uint64 {
+	q := x ^ (ones * '"')
+	s := x ^ (ones * '\\')
+	return ((q - ones) | (s - ones) | (x - ones*0x20) | x) & tops
+}
+
+// str expects b[i] == '"' and returns the index after the closing quote
+// and whether the string holds escapes. A string that is not valid UTF-8
+// is accepted (as encoding/json does) and noted in w.badUTF8.
+func (w *walker) str(i int) (int, bool, error) {
+	b := w.b
 	start := i
-	i++
 	esc := false
-	for i < len(b) {
-		c := b[i]
-		switch {
+	i++
+	for {
+		// Plain ASCII eight bytes at a time, then byte by byte near the
+		// end of the input. The loads stay inside b: i+8 <= len(b).
+		for p := unsafe.Pointer(unsafe.SliceData(b)); i+8 <= len(b); i += 8 {
+			x := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, i)), 8))
+			if m := stringStops(x); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto stop
+			}
+		}
+		for ; i < len(b); i++ {
+			if c := b[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' {
+				goto stop
+			}
+		}
+		return 0, false, errAt(start, "unterminated string")
+	stop:
+		switch c := b[i]; {
 		case c == '"':
 			return i + 1, esc, nil
 		case c == '\\':
@@ -65,10 +138,17 @@ func skipString(b []byte, i int) (int, bool, error) {
 		case c < 0x20:
 			return 0, false, errAt(i, "control character in string")
 		default:
-			i++
+			// A multi-byte sequence, decoded where it starts: the string
+			// is valid UTF-8 exactly when every one decodes. A sequence
+			// cannot run into the closing quote, which is not a
+			// continuation byte.
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n == 1 {
+				w.badUTF8 = true
+			}
+			i += n
 		}
 	}
-	return 0, false, errAt(start, "unterminated string")
 }
 
 func isHex4(b []byte) bool {
@@ -80,21 +160,26 @@ func isHex4(b []byte) bool {
 	return true
 }
 
-// skipValue returns the index just after the JSON value starting at or
-// after i (leading space allowed).
-func skipValue(b []byte, i, depth int) (int, error) {
-	i = skipWS(b, i)
+// value returns the index just after the JSON value starting at or after
+// i (leading space allowed). Objects in it are walked with routeNone.
+func (w *walker) value(i, depth int) (int, error) {
+	return w.valueAt(w.ws(w.b, i), depth)
+}
+
+// valueAt is value for an i already past any space.
+func (w *walker) valueAt(i, depth int) (int, error) {
+	b := w.b
 	if i >= len(b) {
 		return 0, errAt(i, "unexpected end of input")
 	}
 	switch c := b[i]; {
 	case c == '"':
-		end, _, err := skipString(b, i)
+		end, _, err := w.str(i)
 		return end, err
 	case c == '{':
-		return walkObject(b, i, depth+1, nil)
+		return w.object(i, depth+1, routeNone, nil)
 	case c == '[':
-		return walkArray(b, i, depth+1, nil)
+		return w.array(i, depth+1)
 	case c == 't':
 		return skipLiteral(b, i, "true")
 	case c == 'f':
@@ -115,57 +200,64 @@ func skipLiteral(b []byte, i int, lit string) (int, error) {
 	return i + len(lit), nil
 }
 
+// skipDigits returns the index after the run of ASCII digits at i.
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
 // skipNumber accepts the JSON number grammar.
 func skipNumber(b []byte, i int) (int, error) {
 	start := i
 	if b[i] == '-' {
 		i++
 	}
-	digits := func() int {
-		n := 0
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
 	if i < len(b) && b[i] == '0' {
 		i++
-	} else if digits() == 0 {
+	} else if j := skipDigits(b, i); j == i {
 		return 0, errAt(start, "bad number")
+	} else {
+		i = j
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
+		j := skipDigits(b, i+1)
+		if j == i+1 {
 			return 0, errAt(start, "bad number")
 		}
+		i = j
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if digits() == 0 {
+		j := skipDigits(b, i)
+		if j == i {
 			return 0, errAt(start, "bad number")
 		}
+		i = j
 	}
 	return i, nil
 }
 
-// memberFunc sees one object member: the key's raw bytes (without quotes,
-// escapes still in place), whether the key has escapes, and the value span.
-type memberFunc func(key []byte, keyEsc bool, v span) error
-
 // span is a value's bytes [start, end) in the scanned input.
 type span struct{ start, end int }
 
-// walkObject expects b[i] == '{' and calls fn, when not nil, for every
-// member. It returns the index after the closing brace.
-func walkObject(b []byte, i, depth int, fn memberFunc) (int, error) {
+// object expects b[i] == '{' and returns the index after the closing
+// brace. With a route other than routeNone, every member's key is routed
+// (route in record.go) into f: its value is stored in the slot the route
+// names and a nested object is walked with the route it names.
+//
+// Compact JSON has no space around ':' and ',', so those are looked for
+// first, and space is skipped only when they are not there.
+func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
+	b := w.b
 	if depth > maxDepth {
 		return 0, errAt(i, "nesting too deep")
 	}
-	i = skipWS(b, i+1)
+	i = w.ws(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1, nil
 	}
@@ -173,77 +265,102 @@ func walkObject(b []byte, i, depth int, fn memberFunc) (int, error) {
 		if i >= len(b) || b[i] != '"' {
 			return 0, errAt(i, "want object key")
 		}
-		kend, kesc, err := skipString(b, i)
+		kend, kesc, err := w.str(i)
 		if err != nil {
 			return 0, err
 		}
-		key := b[i+1 : kend-1]
-		i = skipWS(b, kend)
-		if i >= len(b) || b[i] != ':' {
-			return 0, errAt(i, "want ':' after object key")
+		sl, inner := noSlot, routeNone
+		if r != routeNone {
+			// The key's bytes are b[i+1 : kend-1]; b[i+1] exists even
+			// for "" (it is the closing quote).
+			key := unsafe.String(&b[i+1], kend-1-(i+1))
+			if kesc {
+				key = unescapeKey(b[i+1 : kend-1])
+			}
+			sl, inner = f.route(r, key)
 		}
-		vstart := skipWS(b, i+1)
-		vend, err := skipValue(b, vstart, depth)
-		if err != nil {
-			return 0, err
-		}
-		if fn != nil {
-			if err := fn(key, kesc, span{vstart, vend}); err != nil {
-				return 0, err
+		if i = kend; i >= len(b) || b[i] != ':' {
+			if i = w.ws(b, i); i >= len(b) || b[i] != ':' {
+				return 0, errAt(i, "want ':' after object key")
 			}
 		}
-		i = skipWS(b, vend)
-		if i >= len(b) {
-			return 0, errAt(i, "unterminated object")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return i + 1, nil
+		vstart := w.ws(b, i+1)
+		var vend int
+		vesc := false
+		switch {
+		case vstart < len(b) && b[vstart] == '"':
+			vend, vesc, err = w.str(vstart)
+		case inner != routeNone && vstart < len(b) && b[vstart] == '{':
+			vend, err = w.object(vstart, depth+1, inner, f)
 		default:
-			return 0, errAt(i, "want ',' or '}' in object")
+			vend, err = w.valueAt(vstart, depth)
 		}
+		if err != nil {
+			return 0, err
+		}
+		if sl != noSlot {
+			f.set(sl, span{vstart, vend}, vesc)
+		}
+		if i = vend; i >= len(b) || b[i] != ',' {
+			if i = w.ws(b, i); i >= len(b) {
+				return 0, errAt(i, "unterminated object")
+			}
+			switch b[i] {
+			case ',':
+			case '}':
+				return i + 1, nil
+			default:
+				return 0, errAt(i, "want ',' or '}' in object")
+			}
+		}
+		i = w.ws(b, i+1)
 	}
 }
 
-// elemFunc sees one array element's span and its 1-based index. Returning
-// an error stops the walk.
-type elemFunc func(idx int, v span) error
-
-// walkArray expects b[i] == '[' and calls fn, when not nil, for every
-// element. It returns the index after the closing bracket.
-func walkArray(b []byte, i, depth int, fn elemFunc) (int, error) {
+// array expects b[i] == '[' and returns the index after the closing
+// bracket.
+func (w *walker) array(i, depth int) (int, error) {
+	b := w.b
 	if depth > maxDepth {
 		return 0, errAt(i, "nesting too deep")
 	}
-	i = skipWS(b, i+1)
+	i = w.ws(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1, nil
 	}
-	for idx := 1; ; idx++ {
-		vend, err := skipValue(b, i, depth)
+	for {
+		vend, err := w.valueAt(i, depth)
 		if err != nil {
 			return 0, err
 		}
-		if fn != nil {
-			if err := fn(idx, span{i, vend}); err != nil {
-				return 0, err
+		if i = vend; i >= len(b) || b[i] != ',' {
+			if i = w.ws(b, i); i >= len(b) {
+				return 0, errAt(i, "unterminated array")
+			}
+			switch b[i] {
+			case ',':
+			case ']':
+				return i + 1, nil
+			default:
+				return 0, errAt(i, "want ',' or ']' in array")
 			}
 		}
-		i = skipWS(b, vend)
-		if i >= len(b) {
-			return 0, errAt(i, "unterminated array")
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case ']':
-			return i + 1, nil
-		default:
-			return 0, errAt(i, "want ',' or ']' in array")
-		}
+		i = w.ws(b, i+1)
 	}
+}
+
+// skipString expects b[i] == '"' and returns the index after the closing
+// quote and whether the string holds escapes.
+func skipString(b []byte, i int) (int, bool, error) {
+	w := walker{b: b}
+	return w.str(i)
+}
+
+// skipValue returns the index just after the JSON value starting at or
+// after i (leading space allowed).
+func skipValue(b []byte, i, depth int) (int, error) {
+	w := walker{b: b}
+	return w.value(i, depth)
 }
 
 // view returns b as a string without copying. The caller must not modify b
@@ -262,26 +379,18 @@ func stringValue(b []byte, v span) (string, bool) {
 		return "", false
 	}
 	inner := b[v.start+1 : v.end-1]
-	for _, c := range inner {
-		if c == '\\' {
-			var s string
-			if err := json.Unmarshal(b[v.start:v.end], &s); err != nil {
-				return "", false
-			}
-			return s, true
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		var s string
+		if err := json.Unmarshal(b[v.start:v.end], &s); err != nil {
+			return "", false
 		}
+		return s, true
 	}
 	return view(inner), true
 }
 
-// keyIs reports whether a raw key equals name, decoding escapes if any.
-func keyIs(key []byte, esc bool, name string) bool {
-	if !esc {
-		return string(key) == name
-	}
-	return unescapeKey(key) == name
-}
-
+// unescapeKey decodes a raw key (without quotes) that holds escapes, or
+// returns "" when it cannot be decoded.
 func unescapeKey(key []byte) string {
 	var s string
 	q := make([]byte, 0, len(key)+2)
