@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/jitscore/jitscore/models"
@@ -106,6 +105,7 @@ type scanner struct {
 	// Reused for every record: emit must not keep the *Item.
 	it     Item
 	fields fields
+	arena  arena
 }
 
 // lineOf returns the 1-based line of offset off; offsets must not decrease
@@ -200,13 +200,7 @@ func nextValueLine(b []byte, off int) int {
 // pos names a position: the record index inside a document, prefixed by
 // the line in a stream.
 func (s *scanner) pos(line int, kind string, idx int) string {
-	switch {
-	case idx == 0:
-		return "line " + strconv.Itoa(line)
-	case s.multiple:
-		return "line " + strconv.Itoa(line) + " " + kind + " " + strconv.Itoa(idx)
-	}
-	return kind + " " + strconv.Itoa(idx)
+	return s.arena.pos(line, kind, idx, s.multiple)
 }
 
 // top handles one top-level value starting at i and returns its end.
@@ -357,7 +351,7 @@ func (s *scanner) item(line int, kind string, idx int, v span, depth int) {
 // itemFields emits the record at v, whose fields are f.
 func (s *scanner) itemFields(pos string, v span, f *fields, depth int) {
 	s.it = Item{}
-	err := fromFields(s.b, v, f, depth, &s.it.Event)
+	err := fromFields(s.b, v, f, depth, &s.arena, &s.it.Event)
 	if errors.Is(err, ErrNotEvent) {
 		s.notEvents = append(s.notEvents, Item{Pos: pos, Err: err, Snippet: snippet(s.b[v.start:v.end])})
 		return

@@ -296,7 +296,7 @@ func ParseRecord(raw []byte) (models.Event, error) {
 		_, err := collectAt(raw, start, 0, &f)
 		return e, err
 	}
-	err = fromFields(raw, span{start, end}, &f, 0, &e)
+	err = fromFields(raw, span{start, end}, &f, 0, nil, &e)
 	return e, err
 }
 
@@ -313,12 +313,12 @@ func validateCollect(b []byte, i, depth int, f *fields) (int, error) {
 
 // fromFields normalises the object at v, whose fields are f, into e,
 // unwrapping envelopes. On error e may be partly filled.
-func fromFields(b []byte, v span, f *fields, depth int, e *models.Event) error {
+func fromFields(b []byte, v span, f *fields, depth int, a *arena, e *models.Event) error {
 	switch {
 	case f.has(slotCloudTrailEvent):
-		return parseEmbedded(b, f.v[slotCloudTrailEvent], "CloudTrailEvent", depth, e)
+		return parseEmbedded(b, f.v[slotCloudTrailEvent], "CloudTrailEvent", depth, a, e)
 	case f.has(slotEventJSON) && !f.has(slotEventID):
-		return parseEmbedded(b, f.v[slotEventJSON], "eventJson", depth, e)
+		return parseEmbedded(b, f.v[slotEventJSON], "eventJson", depth, a, e)
 	case f.has(slotDetail) && f.has(slotDetailType):
 		detail := f.v[slotDetail]
 		if b[detail.start] != '{' {
@@ -332,9 +332,9 @@ func fromFields(b []byte, v span, f *fields, depth int, e *models.Event) error {
 			dt, _ := stringValue(b, f.v[slotDetailType])
 			return fmt.Errorf("%w: EventBridge %q envelope", ErrNotEvent, dt)
 		}
-		return build(b, detail, &inner, e)
+		return build(b, detail, &inner, a, e)
 	case f.looksLikeEvent():
-		return build(b, v, f, e)
+		return build(b, v, f, a, e)
 	case f.isDigest():
 		return fmt.Errorf("%w: CloudTrail digest", ErrNotEvent)
 	}
@@ -342,7 +342,7 @@ func fromFields(b []byte, v span, f *fields, depth int, e *models.Event) error {
 }
 
 // parseEmbedded parses an event held as a JSON string value.
-func parseEmbedded(b []byte, v span, key string, depth int, e *models.Event) error {
+func parseEmbedded(b []byte, v span, key string, depth int, a *arena, e *models.Event) error {
 	s, ok := stringValue(b, v)
 	if !ok {
 		return fmt.Errorf("%s is not a JSON string", key)
@@ -361,11 +361,11 @@ func parseEmbedded(b []byte, v span, key string, depth int, e *models.Event) err
 	if !f.looksLikeEvent() {
 		return fmt.Errorf("%w: %s holds no event", ErrNotEvent, key)
 	}
-	return build(inner, span{start, end}, &f, e)
+	return build(inner, span{start, end}, &f, a, e)
 }
 
 // build turns collected fields into e. On error e may be partly filled.
-func build(b []byte, v span, f *fields, e *models.Event) error {
+func build(b []byte, v span, f *fields, a *arena, e *models.Event) error {
 	e.EventID = f.str(b, slotEventID)
 	if e.EventID == "" {
 		return errors.New("missing eventID")
@@ -379,7 +379,9 @@ func build(b []byte, v span, f *fields, e *models.Event) error {
 	e.EventName = f.str(b, slotEventName)
 	e.AWSRegion = f.str(b, slotAWSRegion)
 	e.AccountID = f.str(b, slotRecipientAccountID)
-	e.ReadOnly = boolValue(b, f.v[slotReadOnly])
+	if ro, ok := boolValue(b, f.v[slotReadOnly]); ok {
+		e.ReadOnly = a.bool(ro)
+	}
 	e.ErrorCode = f.str(b, slotErrorCode)
 	e.ErrorMessage = f.str(b, slotErrorMessage)
 	e.SourceIP = f.str(b, slotSourceIP)
@@ -399,7 +401,7 @@ func build(b []byte, v span, f *fields, e *models.Event) error {
 		switch {
 		case e.EventType == "AwsCloudTrailInsight":
 			e.EventCategory = "Insight"
-		case boolValue(b, f.v[slotManagementEvent]) != nil && !*boolValue(b, f.v[slotManagementEvent]):
+		case isFalse(b, f.v[slotManagementEvent]):
 			e.EventCategory = "Data"
 		default:
 			e.EventCategory = "Management"
@@ -407,7 +409,7 @@ func build(b []byte, v span, f *fields, e *models.Event) error {
 	}
 
 	if f.opens(b, slotUserIdentity, '{') {
-		identity(b, f, e)
+		identity(b, f, a, e)
 	}
 	if e.AccountID == "" {
 		e.AccountID = accountFromARN(e.PrincipalARN)
@@ -448,26 +450,29 @@ func eventTime(b []byte, f *fields) (time.Time, error) {
 }
 
 // boolValue reads true/false, also as the strings "true"/"false" that some
-// exports write; anything else is unknown (nil).
-func boolValue(b []byte, v span) *bool {
+// exports write; anything else is unknown (ok false).
+func boolValue(b []byte, v span) (val, ok bool) {
 	if v.end == 0 {
-		return nil
+		return false, false
 	}
-	var r bool
 	switch string(b[v.start:v.end]) {
 	case "true", `"true"`:
-		r = true
+		return true, true
 	case "false", `"false"`:
-		r = false
-	default:
-		return nil
+		return false, true
 	}
-	return &r
+	return false, false
+}
+
+// isFalse reports whether the value at v reads as false.
+func isFalse(b []byte, v span) bool {
+	val, ok := boolValue(b, v)
+	return ok && !val
 }
 
 // identity reads the userIdentity members collected in f and resolves
 // the actor and entitlement.
-func identity(b []byte, f *fields, e *models.Event) {
+func identity(b []byte, f *fields, a *arena, e *models.Event) {
 	e.PrincipalType = f.str(b, slotIDType)
 	e.PrincipalID = f.str(b, slotIDPrincipalID)
 	e.PrincipalARN = f.str(b, slotIDARN)
@@ -476,12 +481,12 @@ func identity(b []byte, f *fields, e *models.Event) {
 	if e.AccountID == "" {
 		e.AccountID = acct
 	}
-	resolve(e, f.str(b, slotIDUserName), f.str(b, slotIDInvokedBy), f.str(b, slotIDIssuerName), acct)
+	resolve(e, a, f.str(b, slotIDUserName), f.str(b, slotIDInvokedBy), f.str(b, slotIDIssuerName), acct)
 }
 
 // resolve sets SessionName, Actor and Entitlement from the principal, per
 // the actor rules of DESIGN.md.
-func resolve(e *models.Event, userName, invokedBy, issuerName, account string) {
+func resolve(e *models.Event, a *arena, userName, invokedBy, issuerName, account string) {
 	afterColon := func(s string) string {
 		if i := strings.LastIndexByte(s, ':'); i >= 0 {
 			return s[i+1:]
@@ -503,7 +508,7 @@ func resolve(e *models.Event, userName, invokedBy, issuerName, account string) {
 			account = acct
 		}
 		if role != "" && account != "" {
-			e.Entitlement = "aws:" + account + ":" + entitlementRole(role)
+			e.Entitlement = a.concat("aws:", account, ":", entitlementRole(role))
 		}
 	case models.PrincipalIAMUser:
 		e.Actor = userName
