@@ -14,11 +14,19 @@ import (
 	"runtime"
 	"sync"
 	"time"
+	"unsafe"
 
+	"github.com/klauspost/compress/s2"
+
+	"github.com/jitscore/jitscore/ingest/internal/gz"
 	"github.com/jitscore/jitscore/ingest/internal/trail"
 	"github.com/jitscore/jitscore/ingest/schema"
 	"github.com/jitscore/jitscore/models"
 )
+
+// DefaultBatchEvents is the events per transaction when
+// CloudTrailOptions.BatchEvents is zero: two of DuckDB's row groups.
+const DefaultBatchEvents = 2 * 122_880
 
 // CloudTrailOptions controls LoadCloudTrail. The zero value is usable.
 type CloudTrailOptions struct {
@@ -40,7 +48,7 @@ type CloudTrailOptions struct {
 	// means GOMAXPROCS for local files and 8 when any source is on S3.
 	Concurrency int
 	// BatchEvents is the number of events per database transaction; zero
-	// means 100,000. A crash loses at most the batch in flight, and a
+	// means DefaultBatchEvents. A crash loses at most the batch in flight, and a
 	// re-run loads it (files are recorded with their last batch).
 	BatchEvents int
 	// Logger receives the load's log lines; nil means slog.Default().
@@ -155,6 +163,9 @@ func LoadCloudTrail(ctx context.Context, db *sql.DB, sources []string, opts Clou
 	if err == nil {
 		err = w.commit()
 	}
+	if err == nil {
+		w.checkpoint()
+	}
 	sum.Elapsed = time.Since(start).Seconds()
 	if err != nil {
 		w.rollback()
@@ -226,8 +237,16 @@ type fileResult struct {
 	kind     trail.Kind
 	err      error // the object could not be read at all
 	events   []models.Event
-	packed   [][]byte // events[i].Raw as schema.PackRaw stores it
+	spans    []rawSpan // where events[i]'s record lies in the blob's content
+	codec    string    // how blob is stored in ct_raw (schema.Codec*)
+	blob     []byte    // the ct_raw data for this object, nil without events
 	problems []trail.Item
+}
+
+// rawSpan is one record's bytes [off, off+n) in its blob's content.
+type rawSpan struct {
+	off int64
+	n   int32
 }
 
 // parseAll reads and parses objs on n goroutines and hands each result to
@@ -284,7 +303,7 @@ func parseAll(ctx context.Context, objs []object, n int, sink func(fileResult) e
 
 func parseObject(ctx context.Context, o object) fileResult {
 	r := fileResult{obj: o}
-	data, err := readObject(ctx, o)
+	orig, content, err := readObject(ctx, o)
 	if err != nil {
 		if ctx.Err() != nil {
 			r.err = ctx.Err()
@@ -293,7 +312,7 @@ func parseObject(ctx context.Context, o object) fileResult {
 		}
 		return r
 	}
-	res := trail.Scan(data, func(it *trail.Item) {
+	res := trail.Scan(content, func(it *trail.Item) {
 		if it.Err != nil {
 			r.problems = append(r.problems, *it)
 			return
@@ -301,33 +320,44 @@ func parseObject(ctx context.Context, o object) fileResult {
 		r.events = append(r.events, it.Event)
 	})
 	r.kind = res.Kind
-	packAll(&r)
+	locateRaw(&r, orig, content)
 	return r
 }
 
-// packAll compresses every event's raw record, here on the parsing
-// goroutines, into one buffer shared by the file's rows.
-func packAll(r *fileResult) {
+// locateRaw finds where each event's record lies in the content that
+// ct_raw will keep, and readies that blob. A record that is a slice of
+// content (the usual case) is referenced where it is; one that is not
+// (compacted or unescaped by the parser) is appended after content. When
+// nothing had to be appended and the input was gzip, the blob is the input
+// as delivered, so keeping the raw records costs the load no work at all.
+func locateRaw(r *fileResult, orig, content []byte) {
 	if len(r.events) == 0 {
 		return
 	}
-	var total int
+	r.spans = make([]rawSpan, len(r.events))
+	var extra []byte
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(content)))
 	for i := range r.events {
-		total += len(r.events[i].Raw)
-	}
-	buf := make([]byte, 0, total/2+64)
-	ends := make([]int, len(r.events))
-	for i := range r.events {
-		buf = schema.PackRaw(buf, r.events[i].Raw)
-		ends[i] = len(buf)
+		raw := r.events[i].Raw
+		p := uintptr(unsafe.Pointer(unsafe.SliceData(raw)))
+		if len(raw) > 0 && p >= base && p-base+uintptr(len(raw)) <= uintptr(len(content)) {
+			r.spans[i] = rawSpan{off: int64(p - base), n: int32(len(raw))}
+		} else {
+			r.spans[i] = rawSpan{off: int64(len(content) + len(extra)), n: int32(len(raw))}
+			extra = append(extra, raw...)
+		}
 		r.events[i].Raw = nil
 	}
-	r.packed = make([][]byte, len(r.events))
-	start := 0
-	for i, end := range ends {
-		r.packed[i] = buf[start:end:end]
-		start = end
+	if extra == nil && gz.IsGzip(orig) {
+		r.codec, r.blob = schema.CodecGzip, orig
+		return
 	}
+	whole := content
+	if extra != nil {
+		whole = make([]byte, 0, len(content)+len(extra))
+		whole = append(append(whole, content...), extra...)
+	}
+	r.codec, r.blob = schema.CodecS2, s2.Encode(nil, whole)
 }
 
 // skipReason maps a kind that holds no events to its reason label.

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/jitscore/jitscore/ingest/schema"
 )
@@ -39,12 +42,12 @@ func TestEventsViewRawIsTheRecordOnEveryConnection(t *testing.T) {
 	if sum, err := LoadCloudTrail(ctx, db, []string{dir}, CloudTrailOptions{}); err != nil || sum.EventsLoaded != 2 {
 		t.Fatalf("load: %+v, %v", sum, err)
 	}
-	var packed []byte
-	if err := db.QueryRowContext(ctx, `SELECT raw FROM ct_events WHERE event_id = 'r2'`).Scan(&packed); err != nil {
+	var codec string
+	if err := db.QueryRowContext(ctx, `SELECT codec FROM ct_raw JOIN ct_events ON raw_blob = blob_id WHERE event_id = 'r2'`).Scan(&codec); err != nil {
 		t.Fatal(err)
 	}
-	if len(packed) == 0 || packed[0] == '{' {
-		t.Errorf("ct_events.raw holds %q, want the packed form", packed)
+	if codec != schema.CodecS2 {
+		t.Errorf("a plain NDJSON input is kept as %q, want %q", codec, schema.CodecS2)
 	}
 
 	c1, err := db.Conn(ctx)
@@ -105,28 +108,99 @@ func sameJSON(t *testing.T, what, got, want string) {
 	}
 }
 
-// TestPackRawRoundTrips pins the stored form: packed records unpack to the
-// same bytes, and plain JSON text (an older file's raw) passes through.
-func TestPackRawRoundTrips(t *testing.T) {
+// TestRawIsEveryShapesRecord loads a gzip Records file (kept as
+// delivered), a pretty-printed array (whose records are compacted) and
+// lookup-events output (whose events are JSON strings, unescaped), and
+// reads every record back through the events view on a pool of one
+// connection: jitscore_raw reads blobs on a connection of its own.
+func TestRawIsEveryShapesRecord(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct{ name, in string }{
-		{"empty object", `{}`},
-		{"record", `{"eventID":"e","requestParameters":{"a":[1,2,3]},"x":"\u00e9"}`},
-		{"repetitive", `{"k":"` + strings.Repeat("a", 5000) + `"}`},
+	dir := t.TempDir()
+	r1 := `{"eventVersion":"1.09","eventID":"g1","eventTime":"2026-03-09T09:00:00Z","eventName":"GetObject","k":"caf\u00e9 ☕"}`
+	r2 := `{"eventVersion":"1.09","eventID":"g2","eventTime":"2026-03-09T09:01:00Z","eventName":"PutObject"}`
+	var gzbuf bytes.Buffer
+	zw := gzip.NewWriter(&gzbuf)
+	zw.Write([]byte(`{"Records":[` + r1 + `,` + r2 + `]}`))
+	zw.Close()
+	pretty := "[\n  {\n    \"eventVersion\": \"1.09\",\n    \"eventID\": \"p1\",\n    \"eventTime\": \"2026-03-09T10:00:00Z\",\n    \"eventName\": \"ListBuckets\"\n  }\n]\n"
+	inner := `{"eventVersion":"1.09","eventID":"l1","eventTime":"2026-03-09T11:00:00Z","eventName":"ConsoleLogin"}`
+	quoted, _ := json.Marshal(inner)
+	lookup := `{"Events":[{"EventId":"l1","EventName":"ConsoleLogin","CloudTrailEvent":` + string(quoted) + `}]}`
+	for name, body := range map[string][]byte{
+		"records.json.gz": gzbuf.Bytes(),
+		"pretty.json":     []byte(pretty),
+		"lookup.json":     []byte(lookup),
 	} {
-		packed := schema.PackRaw([]byte("prefix"), []byte(tc.in))
-		if string(packed[:6]) != "prefix" {
-			t.Errorf("%s: PackRaw did not append to dst", tc.name)
-		}
-		got, err := schema.UnpackRaw(packed[6:])
-		if err != nil || string(got) != tc.in {
-			t.Errorf("%s: round trip = %q, %v", tc.name, got, err)
-		}
-		if plain, err := schema.UnpackRaw([]byte(tc.in)); err != nil || string(plain) != tc.in {
-			t.Errorf("%s: plain text = %q, %v; want it unchanged", tc.name, plain, err)
+		if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if _, err := schema.UnpackRaw([]byte{0x01, 0xff, 0xff}); err == nil {
-		t.Error("corrupt packed value unpacked without error")
+	ctx := context.Background()
+	db, err := schema.Open(ctx, filepath.Join(t.TempDir(), "raw.duckdb"), schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if sum, err := LoadCloudTrail(ctx, db, []string{dir}, CloudTrailOptions{}); err != nil || sum.EventsLoaded != 4 {
+		t.Fatalf("load: %+v, %v", sum, err)
+	}
+	db.SetMaxOpenConns(1)
+	want := map[string]string{
+		"g1": r1, "g2": r2,
+		"p1": `{"eventVersion":"1.09","eventID":"p1","eventTime":"2026-03-09T10:00:00Z","eventName":"ListBuckets"}`,
+		"l1": inner,
+	}
+	rows, err := db.QueryContext(ctx, `SELECT event_id, CAST(raw AS VARCHAR), source FROM events ORDER BY event_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id, raw, src string
+		if err := rows.Scan(&id, &raw, &src); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if id[0] == 'g' && raw != want[id] {
+			t.Errorf("%s: raw = %s, want the delivered bytes %s", id, raw, want[id])
+		}
+		sameJSON(t, id, raw, want[id])
+		if filepath.Dir(src) != dir {
+			t.Errorf("%s: source = %q, want a file of %s", id, src, dir)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Errorf("read %d events, want %d", n, len(want))
+	}
+	var codec string
+	if err := db.QueryRowContext(ctx, `SELECT codec FROM ct_raw WHERE source LIKE '%.json.gz'`).Scan(&codec); err != nil || codec != schema.CodecGzip {
+		t.Errorf("gzip input kept as %q (%v), want it as delivered (%q)", codec, err, schema.CodecGzip)
+	}
+	var msg string
+	err = db.QueryRowContext(ctx, `SELECT jitscore_raw(min(raw_blob), 0, 1000000) FROM ct_events`).Scan(&msg)
+	if err == nil || !strings.Contains(err.Error(), "outside its") {
+		t.Errorf("a span past the blob's end: %q, %v; want an error naming it", msg, err)
+	}
+}
+
+// TestDecodeRawRefusesCorruptBlobs pins that a damaged blob is an error,
+// not a wrong record.
+func TestDecodeRawRefusesCorruptBlobs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		codec string
+		data  []byte
+	}{
+		{schema.CodecS2, []byte{0xff, 0xff, 0xff, 0x01}},
+		{schema.CodecGzip, []byte{0x1f, 0x8b, 0x08, 0x00, 0x00}},
+		{"zip", []byte("PK")},
+	} {
+		if out, err := schema.DecodeRaw(tc.codec, tc.data); err == nil {
+			t.Errorf("%s: decoded %q from a corrupt blob, want an error", tc.codec, out)
+		}
 	}
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // TestInterruptedLoadLeavesConsistentDatabaseAndRerunFinishes cancels a
-// load after its first committed batch and checks that a re-run stores
+// load after its first committed batches and checks that a re-run stores
 // exactly what one uninterrupted load would.
 func TestInterruptedLoadLeavesConsistentDatabaseAndRerunFinishes(t *testing.T) {
 	t.Parallel()
@@ -33,8 +33,14 @@ func TestInterruptedLoadLeavesConsistentDatabaseAndRerunFinishes(t *testing.T) {
 	if stored != first.EventsLoaded || stored == 0 || stored == 2900 {
 		t.Fatalf("after interruption events = %d, summary says %d; want a committed part", stored, first.EventsLoaded)
 	}
-	if n := ctCount(t, db, `SELECT coalesce(sum(records), 0) FROM ct_files`); n != stored {
-		t.Errorf("ct_files records %d != events %d: bookkeeping not committed with its events", n, stored)
+	// A file is recorded with its last rows, so every recorded file's
+	// events are stored; a file cut off mid-way is unrecorded, read again
+	// by the re-run, and its stored rows are then duplicates.
+	recorded := ctCount(t, db, `SELECT coalesce(sum(records), 0) FROM ct_files`)
+	ofRecorded := ctCount(t, db, `SELECT count(*) FROM events e JOIN ct_files f ON f.source = e.source`)
+	if ofRecorded != recorded || recorded > stored {
+		t.Errorf("ct_files records %d, events of recorded files %d, events %d: bookkeeping not committed with its events",
+			recorded, ofRecorded, stored)
 	}
 	second, err := LoadCloudTrail(context.Background(), db, []string{input}, CloudTrailOptions{})
 	if err != nil {

@@ -3,7 +3,6 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/jitscore/jitscore/ingest/internal/gz"
 )
 
 // object is one file or S3 object to read.
@@ -35,12 +34,13 @@ const maxObjectBytes = 1 << 30
 // errTooLarge reports an input over maxObjectBytes.
 var errTooLarge = fmt.Errorf("larger than %d bytes once decompressed", maxObjectBytes)
 
-// readObject reads an object whole, decompressing gzip (detected by its
-// magic bytes, not its name).
-func readObject(ctx context.Context, o object) ([]byte, error) {
+// readObject reads an object whole and returns it as delivered (orig) and
+// its content, decompressed when it is gzip (detected by its magic bytes,
+// not its name); content is orig when it is not gzip.
+func readObject(ctx context.Context, o object) (orig, content []byte, err error) {
 	rc, err := o.open(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rc.Close()
 	// Closing the reader on cancellation unblocks a read stuck in the
@@ -53,18 +53,25 @@ func readObject(ctx context.Context, o object) ([]byte, error) {
 	}
 	if _, err := io.Copy(&buf, io.LimitReader(ctxReader{ctx, rc}, maxObjectBytes+1)); err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	data := buf.Bytes()
 	if len(data) > maxObjectBytes {
-		return nil, errTooLarge
+		return nil, nil, errTooLarge
 	}
-	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
-		return data, nil
+	if !gz.IsGzip(data) {
+		return data, data, nil
 	}
-	return gunzip(ctx, data)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	content, err = gz.Gunzip(data, maxObjectBytes)
+	if errors.Is(err, gz.ErrTooLarge) {
+		err = errTooLarge
+	}
+	return data, content, err
 }
 
 // ctxReader is a reader that fails with the context's error once it is
@@ -79,34 +86,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
-}
-
-// gunzip decompresses every gzip member of data, stopping when ctx is
-// done.
-func gunzip(ctx context.Context, data []byte) ([]byte, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("gzip: %w", err)
-	}
-	defer zr.Close()
-	var out bytes.Buffer
-	// The trailer holds the uncompressed size (mod 2^32) of the last
-	// member: a good first guess for single-member files.
-	if len(data) >= 4 {
-		if n := binary.LittleEndian.Uint32(data[len(data)-4:]); n < maxObjectBytes {
-			out.Grow(int(n) + 512)
-		}
-	}
-	if _, err := io.Copy(&out, io.LimitReader(ctxReader{ctx, zr}, maxObjectBytes+1)); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("gzip: %w", err)
-	}
-	if out.Len() > maxObjectBytes {
-		return nil, errTooLarge
-	}
-	return out.Bytes(), nil
 }
 
 // dayFolder matches the date folders of the CloudTrail S3 key layout:

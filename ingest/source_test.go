@@ -40,7 +40,7 @@ func TestReadObjectStopsWhenContextIsCancelled(t *testing.T) {
 	defer cancel()
 	src := &endless{cancelAt: 3, cancel: cancel}
 	o := object{source: "endless", open: func(context.Context) (io.ReadCloser, error) { return src, nil }}
-	_, err := readObject(ctx, o)
+	_, _, err := readObject(ctx, o)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -49,20 +49,30 @@ func TestReadObjectStopsWhenContextIsCancelled(t *testing.T) {
 	}
 }
 
-// TestGunzipStopsWhenContextIsCancelled pins the same for decompression.
-func TestGunzipStopsWhenContextIsCancelled(t *testing.T) {
+// TestReadObjectKeepsTheDeliveredBytes pins that a gzip input comes back
+// both as delivered (what ct_raw keeps) and decompressed (what is parsed),
+// and a plain one as itself.
+func TestReadObjectKeepsTheDeliveredBytes(t *testing.T) {
 	t.Parallel()
+	body := bytes.Repeat([]byte(`{"Records":[]}`), 1000)
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(bytes.Repeat([]byte("x"), 1<<20)); err != nil {
+	if _, err := zw.Write(body); err != nil {
 		t.Fatal(err)
 	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := gunzip(ctx, buf.Bytes()); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
+	for name, in := range map[string][]byte{"gzip": buf.Bytes(), "plain": body} {
+		o := object{source: name, open: func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(in)), nil
+		}}
+		orig, content, err := readObject(context.Background(), o)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !bytes.Equal(orig, in) || !bytes.Equal(content, body) {
+			t.Errorf("%s: orig %d bytes (want %d), content %d bytes (want %d)", name, len(orig), len(in), len(content), len(body))
+		}
 	}
 }

@@ -3,10 +3,15 @@ package ingest
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"strings"
 	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/zeebo/xxh3"
 
@@ -43,8 +48,10 @@ type writer struct {
 	sum    *Summary
 	log    *slog.Logger
 
-	known map[string]knownFile
-	seen  map[xxh3.Uint128]struct{}
+	known    map[string]knownFile
+	seen     map[xxh3.Uint128]struct{}
+	lastBlob int32    // the highest ct_raw.blob_id in use
+	restore  []string // statements that put loadSettings back
 
 	pending  bool       // a batch has been started
 	inTx     bool       // a transaction is open (owned by the in-flight store when async)
@@ -54,12 +61,13 @@ type writer struct {
 
 // batch is what one transaction stores besides its rows.
 type batch struct {
-	staged   int // rows appended in this batch
+	staged   int // rows in this batch, those carried over from the last one included
 	dups     int // duplicates found in this batch before the anti-join
 	before   int
 	read     int // files read in this batch
 	quar     []quarRow
 	files    []fileRow
+	blobs    []blobRow
 	skipped  []FileNote
 	skipKind []string
 }
@@ -68,16 +76,18 @@ type batch struct {
 // writes them into the sink's table. store_append.go (the default build)
 // and store_arrow.go (build tag duckdb_arrow) implement it.
 type rowSink interface {
-	// add buffers one event; packed is its raw record as schema.PackRaw
-	// stored it.
-	add(e *models.Event, source string, packed []byte) error
+	// add buffers one event, whose record is n bytes at off in the
+	// content of ct_raw blob.
+	add(e *models.Event, blob int32, off int64, n int32) error
 	// async reports whether a sealed batch may be written while rows of the
 	// next are added. When false the batch's transaction must be open
 	// while rows are added (the Appender writes full chunks as it goes).
 	async() bool
-	// seal ends the current batch's rows; the sink starts an empty one.
-	seal() rowBatch
-	// clear drops rows added since the last seal.
+	// seal ends the current batch with its first limit rows (all of
+	// them when limit is 0 or the sink cannot split) and returns how many
+	// it took; the rest begin the next batch.
+	seal(limit int) (rowBatch, int)
+	// clear drops the rows not yet sealed.
 	clear()
 	close()
 }
@@ -96,9 +106,17 @@ type rowBatch interface {
 
 type quarRow struct{ source, position, reason, snippet string }
 
+// blobRow is a ct_raw row.
+type blobRow struct {
+	id            int32
+	source, codec string
+	data          []byte
+}
+
 type fileRow struct {
 	source, version, kind, note string
 	size, records, quarantined  int64
+	end                         int // the batch's row count after the file's rows
 }
 
 func newWriter(ctx context.Context, db *sql.DB, opts CloudTrailOptions, sum *Summary, log *slog.Logger) (*writer, error) {
@@ -112,7 +130,7 @@ func newWriter(ctx context.Context, db *sql.DB, opts CloudTrailOptions, sum *Sum
 		seen:  map[xxh3.Uint128]struct{}{},
 	}
 	if w.opts.BatchEvents <= 0 {
-		w.opts.BatchEvents = 100_000
+		w.opts.BatchEvents = DefaultBatchEvents
 	}
 	if err := w.init(); err != nil {
 		conn.Close()
@@ -140,6 +158,9 @@ func (w *writer) init() error {
 		return fmt.Errorf("read ct_files: %w", err)
 	}
 
+	if err := w.conn.QueryRowContext(w.ctx, `SELECT coalesce(max(blob_id), 0) FROM ct_raw`).Scan(&w.lastBlob); err != nil {
+		return fmt.Errorf("read ct_raw: %w", err)
+	}
 	var present int
 	if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM (SELECT 1 FROM ct_events LIMIT 1)`).Scan(&present); err != nil {
 		return fmt.Errorf("count ct_events: %w", err)
@@ -153,16 +174,8 @@ func (w *writer) init() error {
 			return fmt.Errorf("create staging table: %w", err)
 		}
 	}
-	// DuckDB's checkpoint at COMMIT tries every compression method on
-	// every new segment; for a 100,000-event batch that analysis took 8 of
-	// the batch's 10 seconds. Forcing dictionary compression (the one that
-	// pays off on these repetitive columns; others fall back to the
-	// default) cuts the commit to about 2 seconds. The setting is global
-	// to the database instance, so close resets it.
-	// TODO(ingest-perf): find which method's analysis is slow (not zstd,
-	// not fsst: disabling either alone changes nothing) and disable only it.
-	if _, err := w.conn.ExecContext(w.ctx, `SET force_compression = 'dictionary'`); err != nil {
-		return fmt.Errorf("set compression: %w", err)
+	if err := w.tune(); err != nil {
+		return err
 	}
 	sink, err := newRowSink(w.ctx, w.conn, table)
 	if err != nil {
@@ -220,6 +233,7 @@ func (w *writer) add(r fileResult) error {
 		w.files = append(w.files, fr)
 		return w.maybeCommit()
 	}
+	blob := int32(0) // assigned with the file's first stored event
 	for i := range r.events {
 		e := &r.events[i]
 		if !w.opts.Since.IsZero() && e.EventTime.Before(w.opts.Since) {
@@ -233,7 +247,13 @@ func (w *writer) add(r fileResult) error {
 			continue
 		}
 		w.seen[h] = struct{}{}
-		if err := w.rows.add(e, r.obj.source, r.packed[i]); err != nil {
+		if blob == 0 {
+			w.lastBlob++
+			blob = w.lastBlob
+			w.blobs = append(w.blobs, blobRow{blob, r.obj.source, r.codec, r.blob})
+		}
+		sp := r.spans[i]
+		if err := w.rows.add(e, blob, sp.off, sp.n); err != nil {
 			return fmt.Errorf("store event %s from %s: %w", e.EventID, r.obj.source, err)
 		}
 		w.staged++
@@ -242,15 +262,22 @@ func (w *writer) add(r fileResult) error {
 		w.quar = append(w.quar, quarRow{r.obj.source, p.Pos, p.Err.Error(), p.Snippet})
 		fr.quarantined++
 	}
+	fr.end = w.staged
 	w.files = append(w.files, fr)
 	return w.maybeCommit()
 }
 
+// maybeCommit stores full batches. A file's rows may straddle two
+// batches: its ct_files row commits with its last rows, so a crash in
+// between leaves it to be read again, and the rows already stored are then
+// duplicates that the next load drops.
 func (w *writer) maybeCommit() error {
-	if w.staged < w.opts.BatchEvents {
-		return nil
+	for w.staged >= w.opts.BatchEvents {
+		if err := w.send(false); err != nil {
+			return err
+		}
 	}
-	return w.send(false)
+	return nil
 }
 
 // commit stores the batch being built and waits until every batch is
@@ -267,9 +294,29 @@ func (w *writer) send(wait bool) error {
 	if !w.pending {
 		return nil
 	}
-	b, rows := w.batch, w.rows.seal()
-	w.batch = batch{}
-	w.pending = false
+	limit := 0 // the final batch takes every row
+	if !wait {
+		limit = w.opts.BatchEvents
+	}
+	rows, n := w.rows.seal(limit)
+	b, next := w.batch, batch{}
+	if n < b.staged {
+		// The rest of the rows start the next batch, with the files
+		// whose last rows are among them.
+		next.staged = b.staged - n
+		kept := b.files[:0:0]
+		for _, f := range b.files {
+			if f.end > n {
+				f.end -= n
+				next.files = append(next.files, f)
+			} else {
+				kept = append(kept, f)
+			}
+		}
+		b.files, b.staged = kept, n
+	}
+	w.batch = next
+	w.pending = next.staged > 0 || len(next.files) > 0
 	if !w.rows.async() {
 		return w.store(b, rows)
 	}
@@ -325,7 +372,8 @@ func (w *writer) store(b batch, rows rowBatch) (err error) {
 	if !w.direct && b.staged > 0 {
 		res, err := w.conn.ExecContext(w.ctx, `
 INSERT INTO ct_events SELECT s.* FROM ct_stage s
-WHERE NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
+WHERE NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_uuid = s.event_uuid)
+AND NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
 		if err != nil {
 			return fmt.Errorf("move staged events: %w", err)
 		}
@@ -338,6 +386,21 @@ WHERE NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
 			return fmt.Errorf("clear staging table: %w", err)
 		}
 	}
+	tb := time.Now()
+	if err := w.storeBlobs(b.blobs); err != nil {
+		return err
+	}
+	if !w.direct && len(b.blobs) > 0 {
+		// A blob whose every event was already stored by an earlier load
+		// is not needed.
+		if _, err := w.conn.ExecContext(w.ctx, `
+DELETE FROM ct_raw WHERE blob_id BETWEEN $1 AND $2
+AND NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.raw_blob = ct_raw.blob_id)`,
+			b.blobs[0].id, b.blobs[len(b.blobs)-1].id); err != nil {
+			return fmt.Errorf("drop unused raw: %w", err)
+		}
+	}
+	tBlobs := time.Since(tb)
 	for _, q := range b.quar {
 		if _, err := w.conn.ExecContext(w.ctx, `
 INSERT INTO quarantine (source, position, reason, snippet)
@@ -347,13 +410,8 @@ WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE source = $1 AND position = $2 A
 			return fmt.Errorf("quarantine %s %s: %w", q.source, q.position, err)
 		}
 	}
-	for _, f := range b.files {
-		if _, err := w.conn.ExecContext(w.ctx, `
-INSERT OR REPLACE INTO ct_files (source, size, version, kind, records, quarantined, note, loaded_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
-			f.source, f.size, f.version, f.kind, f.records, f.quarantined, nullable(f.note)); err != nil {
-			return fmt.Errorf("record file %s: %w", f.source, err)
-		}
+	if err := w.recordFiles(b.files); err != nil {
+		return err
 	}
 	t1 := time.Now()
 	if _, err := w.conn.ExecContext(w.ctx, "COMMIT"); err != nil {
@@ -361,7 +419,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
 	}
 	w.inTx = false
 	w.log.Debug("batch committed", "events", b.staged, "flush_seconds", tFlush.Seconds(),
-		"write_seconds", t1.Sub(t0).Seconds(), "commit_seconds", time.Since(t1).Seconds())
+		"write_seconds", t1.Sub(t0).Seconds(), "blob_seconds", tBlobs.Seconds(), "commit_seconds", time.Since(t1).Seconds())
 
 	dups := b.dups + (b.staged - loaded)
 	s := w.sum
@@ -383,6 +441,96 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, current_timestamp)`,
 	return nil
 }
 
+// storeBlobs appends ct_raw rows through DuckDB's Appender, inside the
+// open transaction: one statement per blob cost about 10 ms each.
+func (w *writer) storeBlobs(blobs []blobRow) error {
+	if len(blobs) == 0 {
+		return nil
+	}
+	return w.conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return errors.New("duckdb connection expected")
+		}
+		app, err := duckdb.NewAppenderFromConn(c, "", "ct_raw")
+		if err != nil {
+			return fmt.Errorf("appender on ct_raw: %w", err)
+		}
+		for _, r := range blobs {
+			if err := app.AppendRow(r.id, r.source, r.codec, r.data); err != nil {
+				app.Close()
+				return fmt.Errorf("store raw of %s: %w", r.source, err)
+			}
+		}
+		if err := app.Close(); err != nil {
+			return fmt.Errorf("store raw: %w", err)
+		}
+		return nil
+	})
+}
+
+// filesPerStatement bounds the rows of one ct_files statement.
+const filesPerStatement = 256
+
+// recordFiles writes ct_files rows, replacing earlier rows of the same
+// sources, a few hundred per statement.
+func (w *writer) recordFiles(files []fileRow) error {
+	for len(files) > 0 {
+		part := files[:min(len(files), filesPerStatement)]
+		files = files[len(part):]
+		var q strings.Builder
+		q.WriteString(`INSERT OR REPLACE INTO ct_files (source, size, version, kind, records, quarantined, note, loaded_at) VALUES `)
+		args := make([]any, 0, 7*len(part))
+		for i, f := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, current_timestamp)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+			args = append(args, f.source, f.size, f.version, f.kind, f.records, f.quarantined, nullable(f.note))
+		}
+		if _, err := w.conn.ExecContext(w.ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("record files (%s, ...): %w", part[0].source, err)
+		}
+	}
+	return nil
+}
+
+// canonicalUUID parses id when it is a UUID written the way DuckDB writes
+// one back (8-4-4-4-12 lower-case hex digits), so that storing it as a
+// UUID loses nothing of its text.
+func canonicalUUID(id string) (u [16]byte, ok bool) {
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, ok1 := lowerHex(id[i])
+		lo, ok2 := lowerHex(id[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = hi<<4 | lo
+		j++
+		i += 2
+	}
+	return u, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
 // rollback abandons the batch in flight.
 func (w *writer) rollback() {
 	w.wait() // an in-flight batch rolls itself back on error
@@ -397,11 +545,57 @@ func (w *writer) rollback() {
 	w.batch = batch{}
 }
 
+// loadSettings are the DuckDB settings a load changes for its duration
+// (they are global to the database instance; close puts them back).
+//
+// threads: the parsers keep the other cores busy, and a second DuckDB
+// thread on a 2-core machine only contended with them (measured at
+// 1,000,000 events: 12 s with one DuckDB thread, 15-17 s with two).
+// checkpoint_threshold: every batch's raw blobs (~25 MB) passed DuckDB's
+// default 16 MB, so every commit checkpointed; the load checkpoints once
+// at its end instead (14 s -> 9 s).
+var loadSettings = []string{"threads", "checkpoint_threshold"}
+
+// tune applies loadSettings, remembering the values close restores.
+func (w *writer) tune() error {
+	w.restore = w.restore[:0]
+	for _, name := range loadSettings {
+		var v string
+		if err := w.conn.QueryRowContext(w.ctx, `SELECT current_setting($1)::VARCHAR`, name).Scan(&v); err != nil {
+			return fmt.Errorf("read setting %s: %w", name, err)
+		}
+		w.restore = append(w.restore, fmt.Sprintf("SET %s = '%s'", name, strings.ReplaceAll(v, "'", "''")))
+	}
+	threads := max(1, runtime.GOMAXPROCS(0)/2)
+	for _, q := range []string{
+		fmt.Sprintf("SET threads = %d", threads),
+		"SET checkpoint_threshold = '1GB'",
+	} {
+		if _, err := w.conn.ExecContext(w.ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
+}
+
+// checkpoint writes what the load committed into the database file, so
+// that the log the load let grow is not left to the next open to replay.
+// The data is committed either way: a checkpoint DuckDB refuses (another
+// connection's transaction is open) is logged, and DuckDB checkpoints
+// later by itself.
+func (w *writer) checkpoint() {
+	if _, err := w.conn.ExecContext(w.ctx, "CHECKPOINT"); err != nil {
+		w.log.Warn("checkpoint after load deferred", "err", err)
+	}
+}
+
 func (w *writer) close() {
 	w.wait()
 	if w.rows != nil {
 		w.rows.close()
 	}
-	w.conn.ExecContext(context.WithoutCancel(w.ctx), `RESET force_compression`)
+	for _, q := range w.restore {
+		w.conn.ExecContext(context.WithoutCancel(w.ctx), q)
+	}
 	w.conn.Close()
 }

@@ -40,17 +40,22 @@ var arrowSchema = func() *arrow.Schema {
 	str := func(name string) arrow.Field {
 		return arrow.Field{Name: name, Type: arrow.BinaryTypes.String, Nullable: true}
 	}
+	// DuckDB reads a 16-byte binary tagged as Arrow's canonical UUID
+	// extension as a UUID.
+	uuid := arrow.NewMetadata([]string{"ARROW:extension:name", "ARROW:extension:metadata"}, []string{"arrow.uuid", ""})
 	return arrow.NewSchema([]arrow.Field{
-		{Name: "event_id", Type: arrow.BinaryTypes.String},
+		{Name: "event_uuid", Type: &arrow.FixedSizeBinaryType{ByteWidth: 16}, Nullable: true, Metadata: uuid},
+		str("event_id"),
 		{Name: "event_time", Type: &arrow.TimestampType{Unit: arrow.Microsecond}},
 		str("event_source"), str("event_name"), str("aws_region"), str("account_id"),
 		{Name: "read_only", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 		str("error_code"), str("error_message"), str("source_ip"), str("source_ip_parsed"),
 		str("user_agent"), str("principal_type"), str("principal_arn"), str("principal_id"),
-		str("on_behalf_of"), str("session_name"), str("actor_raw"), str("actor_key"),
+		str("on_behalf_of"), str("session_name"), str("actor_raw"),
 		str("entitlement"), str("event_category"), str("event_type"),
-		{Name: "source", Type: arrow.BinaryTypes.String},
-		{Name: "raw", Type: arrow.BinaryTypes.Binary},
+		{Name: "raw_blob", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "raw_off", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "raw_len", Type: arrow.PrimitiveTypes.Int32},
 	}, nil)
 }()
 
@@ -64,7 +69,9 @@ type arrowSink struct {
 	insert string
 	b      *array.RecordBuilder
 	str    []*array.StringBuilder // by column index; nil where not a string
-	n      int                    // rows built since the last seal
+	uuid   *array.FixedSizeBinaryBuilder
+	n      int                 // rows in the builder
+	carry  []arrow.RecordBatch // rows sealed out of the last batch, first in the next
 }
 
 func newRowSink(ctx context.Context, conn *sql.Conn, table string) (rowSink, error) {
@@ -87,6 +94,7 @@ func newRowSink(ctx context.Context, conn *sql.Conn, table string) (rowSink, err
 	for i := range s.str {
 		s.str[i], _ = s.b.Field(i).(*array.StringBuilder)
 	}
+	s.uuid = s.b.Field(0).(*array.FixedSizeBinaryBuilder)
 	err := conn.Raw(func(dc any) error {
 		c, ok := dc.(driver.Conn)
 		if !ok {
@@ -115,60 +123,101 @@ func (s *arrowSink) text(i int, v string) {
 	s.str[i].Append(v)
 }
 
-func (s *arrowSink) add(e *models.Event, source string, packed []byte) error {
-	s.str[0].Append(e.EventID)
-	s.b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(e.EventTime.UnixMicro()))
-	s.text(2, e.EventSource)
-	s.text(3, e.EventName)
-	s.text(4, e.AWSRegion)
-	s.text(5, e.AccountID)
-	if ro := s.b.Field(6).(*array.BooleanBuilder); e.ReadOnly != nil {
+func (s *arrowSink) add(e *models.Event, blob int32, off int64, n int32) error {
+	if u, ok := canonicalUUID(e.EventID); ok {
+		s.uuid.Append(u[:])
+		s.str[1].AppendNull()
+	} else {
+		s.uuid.AppendNull()
+		s.str[1].Append(e.EventID)
+	}
+	s.b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(e.EventTime.UnixMicro()))
+	s.text(3, e.EventSource)
+	s.text(4, e.EventName)
+	s.text(5, e.AWSRegion)
+	s.text(6, e.AccountID)
+	if ro := s.b.Field(7).(*array.BooleanBuilder); e.ReadOnly != nil {
 		ro.Append(*e.ReadOnly)
 	} else {
 		ro.AppendNull()
 	}
-	s.text(7, e.ErrorCode)
-	s.text(8, e.ErrorMessage)
-	s.text(9, e.SourceIP)
-	s.text(10, trail.ParseIP(e.SourceIP))
-	s.text(11, e.UserAgent)
-	s.text(12, e.PrincipalType)
-	s.text(13, e.PrincipalARN)
-	s.text(14, e.PrincipalID)
-	s.text(15, e.OnBehalfOf)
-	s.text(16, e.SessionName)
-	s.text(17, e.Actor)
-	s.text(18, strings.ToLower(e.Actor))
+	s.text(8, e.ErrorCode)
+	s.text(9, e.ErrorMessage)
+	s.text(10, e.SourceIP)
+	s.text(11, trail.ParseIP(e.SourceIP))
+	s.text(12, e.UserAgent)
+	s.text(13, e.PrincipalType)
+	s.text(14, e.PrincipalARN)
+	s.text(15, e.PrincipalID)
+	s.text(16, e.OnBehalfOf)
+	s.text(17, e.SessionName)
+	s.text(18, e.Actor)
 	s.text(19, e.Entitlement)
 	s.text(20, e.EventCategory)
 	s.text(21, e.EventType)
-	s.str[22].Append(source)
-	s.b.Field(23).(*array.BinaryBuilder).Append(packed)
+	s.b.Field(22).(*array.Int32Builder).Append(blob)
+	s.b.Field(23).(*array.Int64Builder).Append(off)
+	s.b.Field(24).(*array.Int32Builder).Append(n)
 	s.n++
 	return nil
 }
 
 func (s *arrowSink) async() bool { return true }
 
-// seal turns the rows built so far into one record.
-func (s *arrowSink) seal() rowBatch {
-	b := &arrowBatch{sink: s}
+// seal takes the first limit rows (carried ones first, then those built
+// since) as one batch; the rest are carried to the next. DuckDB writes a
+// batch straight into row groups of 122,880 rows when it fills them, and
+// holds a partial one in its log until a checkpoint rewrites it, so the
+// writer's batches are a whole number of row groups (measured at
+// 1,000,000 events: 4 s in DuckDB with batches of 122,880 rows, 24 s with
+// batches of 100,000).
+func (s *arrowSink) seal(limit int) (rowBatch, int) {
+	recs := s.carry
+	s.carry = nil
 	if s.n > 0 {
-		b.rec = s.b.NewRecordBatch()
+		recs = append(recs, s.b.NewRecordBatch())
 		s.n = 0
 	}
-	return b
+	total := 0
+	for _, r := range recs {
+		total += int(r.NumRows())
+	}
+	if limit <= 0 || total <= limit {
+		return &arrowBatch{sink: s, recs: recs}, total
+	}
+	var out []arrow.RecordBatch
+	need := int64(limit)
+	for _, r := range recs {
+		switch rn := r.NumRows(); {
+		case need == 0:
+			s.carry = append(s.carry, r)
+		case rn <= need:
+			out = append(out, r)
+			need -= rn
+		default:
+			out = append(out, r.NewSlice(0, need))
+			s.carry = append(s.carry, r.NewSlice(need, rn))
+			r.Release()
+			need = 0
+		}
+	}
+	return &arrowBatch{sink: s, recs: out}, limit
 }
 
-// clear drops the rows built since the last seal.
+// clear drops the rows not yet sealed.
 func (s *arrowSink) clear() {
 	if s.n > 0 {
 		s.b.NewRecordBatch().Release()
 		s.n = 0
 	}
+	for _, r := range s.carry {
+		r.Release()
+	}
+	s.carry = nil
 }
 
 func (s *arrowSink) close() {
+	s.clear()
 	s.b.Release()
 	s.conn.ExecContext(context.Background(), fmt.Sprintf("DROP VIEW IF EXISTS %s.main.%s", arrowCatalog, s.view))
 }
@@ -176,7 +225,7 @@ func (s *arrowSink) close() {
 // arrowBatch is one sealed record and, once staged, the view over it.
 type arrowBatch struct {
 	sink   *arrowSink
-	rec    arrow.RecordBatch // nil when the batch has no rows
+	recs   []arrow.RecordBatch // none when the batch has no rows
 	reader array.RecordReader
 	free   func() // releases the exported stream
 }
@@ -184,11 +233,11 @@ type arrowBatch struct {
 // stage registers the record as the sink's batch view. The view is
 // created in arrowCatalog; the connection's catalog is restored after.
 func (b *arrowBatch) stage(ctx context.Context) error {
-	if b.rec == nil {
+	if len(b.recs) == 0 {
 		return nil
 	}
 	s := b.sink
-	rr, err := array.NewRecordReader(arrowSchema, []arrow.RecordBatch{b.rec})
+	rr, err := array.NewRecordReader(arrowSchema, b.recs)
 	if err != nil {
 		return err
 	}
@@ -234,8 +283,8 @@ func (b *arrowBatch) release() {
 		b.reader.Release()
 		b.reader = nil
 	}
-	if b.rec != nil {
-		b.rec.Release()
-		b.rec = nil
+	for _, r := range b.recs {
+		r.Release()
 	}
+	b.recs = nil
 }

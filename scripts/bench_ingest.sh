@@ -15,7 +15,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 # The columnar load (ingest/store_arrow.go) needs the duckdb_arrow tag, as
 # the Makefile builds it.
-go build -tags duckdb_arrow -o "$tmp/jitscore" ./cmd/jitscore
+make -s build BIN="$tmp/jitscore"
 go build -o "$tmp/benchingest" ./scripts/benchingest
 "$tmp/benchingest" gen "$tmp/trail" "$EVENTS" "$FILES" >/dev/null
 echo "input: $EVENTS events in $FILES .json.gz files, $(du -sh "$tmp/trail" | cut -f1) compressed; $(nproc) CPUs"

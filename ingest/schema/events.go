@@ -1,26 +1,32 @@
 package schema
 
-import (
-	"context"
-	"database/sql"
-	"database/sql/driver"
-	"fmt"
-	"strings"
-
-	duckdb "github.com/duckdb/duckdb-go/v2"
-	"github.com/klauspost/compress/s2"
-)
-
 // CloudTrail tables come after the identity tables (Order 10) because the
 // public events view joins identity_keys.
 //
-// ct_events      one row per distinct eventID; the normalised columns plus
+// ct_events      one row per distinct eventID: the normalised columns, and
 //
-//	the record as read (raw: the compact JSON text, compressed by PackRaw,
-//	so the file stores about half the bytes). actor_raw is the actor as
-//	the record itself names it (session name, IAM user name, Identity
-//	Store user id, ...) and actor_key its lower-cased form, kept so that
-//	the events view is a plain hash join on identity_keys.key.
+//	the eventID itself in one of two columns: event_uuid when it is a
+//	UUID in CloudTrail's canonical form (lower-case hex, hyphenated, as
+//	DuckDB prints a UUID back, so the text round-trips exactly), else
+//	event_id. A 16-byte UUID costs DuckDB a fifth of what 36 characters
+//	of unique text cost to store (0.2 s against 0.9 s per million rows).
+//
+//	where the record's JSON text is kept: raw_blob names a ct_raw row,
+//	raw_off and raw_len the record's bytes inside that blob's content.
+//	actor_raw is the actor as the record itself names it (session name,
+//	IAM user name, Identity Store user id, ...).
+//
+// ct_raw         the inputs the records came from, one row per file or
+//
+//	object that contributed events: its source (path or s3://bucket/key)
+//	and its content, stored as delivered when it was gzip (codec 'gzip':
+//	CloudTrail's own compression, kept byte for byte) and otherwise
+//	S2-compressed (codec 's2'). Records that are not a plain slice of
+//	the input (pretty-printed ones, which are compacted, and events
+//	embedded as JSON strings, which are unescaped) are appended after
+//	the input's bytes before it is compressed. Keeping the original
+//	costs the load nothing; per-record compression made DuckDB write
+//	about 900 bytes per event and was most of the load's time.
 //
 // ct_files       what each loaded file or object was when it was read
 //
@@ -41,14 +47,21 @@ import (
 //	the identities entry whose user id, alias or Identity Store id equals
 //	actor_raw (case-insensitively), otherwise actor_raw itself. Loading
 //	identities after CloudTrail therefore re-resolves actors without any
-//	re-ingest. Its raw column is the JSON text again, unpacked by the
-//	jitscore_raw function that Open registers: the view (and ct_events.raw)
-//	is therefore readable through jitscore (jitscore sql, the Go API) and
-//	not by a plain DuckDB client, which fails to bind the view.
+//	re-ingest. Its raw column is the record's JSON text, cut out of its
+//	ct_raw blob by the jitscore_raw function that Open registers: the
+//	view is therefore readable through jitscore (jitscore sql, the Go
+//	API) and not by a plain DuckDB client, which fails to bind it.
 func init() {
+	Register(Step{Order: 19, Name: "events-version", SQL: `
+SELECT error('ct_events was written by an older jitscore that stored raw records inline; load the CloudTrail files into a new database file')
+FROM duckdb_tables() t
+WHERE t.table_name = 'ct_events' AND t.schema_name = 'main' AND NOT EXISTS (
+	SELECT 1 FROM duckdb_columns() c
+	WHERE c.table_name = 'ct_events' AND c.schema_name = 'main' AND c.column_name = 'event_uuid');`})
 	Register(Step{Order: 20, Name: "events", SQL: `
 CREATE TABLE IF NOT EXISTS ct_events (
-	event_id         VARCHAR NOT NULL,
+	event_uuid       UUID,
+	event_id         VARCHAR,
 	event_time       TIMESTAMP NOT NULL,
 	event_source     VARCHAR,
 	event_name       VARCHAR,
@@ -66,12 +79,19 @@ CREATE TABLE IF NOT EXISTS ct_events (
 	on_behalf_of     VARCHAR,
 	session_name     VARCHAR,
 	actor_raw        VARCHAR,
-	actor_key        VARCHAR,
 	entitlement      VARCHAR,
 	event_category   VARCHAR,
 	event_type       VARCHAR,
-	source           VARCHAR,
-	raw              BLOB
+	raw_blob         INTEGER NOT NULL,
+	raw_off          BIGINT NOT NULL,
+	raw_len          INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ct_raw (
+	blob_id INTEGER PRIMARY KEY,
+	source  VARCHAR NOT NULL,
+	codec   VARCHAR NOT NULL,
+	-- already compressed: DuckDB's own zstd would spend time for nothing
+	data    BLOB USING COMPRESSION uncompressed NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ct_files (
 	source      VARCHAR PRIMARY KEY,
@@ -92,7 +112,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 );
 CREATE OR REPLACE VIEW events AS
 SELECT
-	e.event_id,
+	coalesce(e.event_id, CAST(e.event_uuid AS VARCHAR)) AS event_id,
 	e.event_time,
 	e.event_source,
 	e.event_name,
@@ -114,95 +134,9 @@ SELECT
 	e.entitlement,
 	e.event_category,
 	e.event_type,
-	e.source,
-	CAST(jitscore_raw(e.raw) AS JSON) AS raw
+	r.source,
+	CAST(jitscore_raw(e.raw_blob, e.raw_off, e.raw_len) AS JSON) AS raw
 FROM ct_events e
-LEFT JOIN identity_keys k ON k.key = e.actor_key;`})
-}
-
-// packedS2 opens a packed record: an S2 block follows. JSON text never
-// starts with this byte, so a value without it is plain JSON text.
-const packedS2 = 0x01
-
-// PackRaw appends to dst the stored form of one record's JSON text, as the
-// ct_events.raw column holds it: the byte 0x01 and an S2 (Snappy-family)
-// block of the text, about half its size. S2 rather than zstd: per ~1 KB
-// record zstd's table building costs ~10x more CPU, which the load's
-// throughput cannot afford. Safe for concurrent use.
-func PackRaw(dst, raw []byte) []byte {
-	n := len(dst)
-	need := 1 + s2.MaxEncodedLen(len(raw))
-	if cap(dst)-n < need {
-		grown := make([]byte, n, 2*cap(dst)+need)
-		copy(grown, dst)
-		dst = grown
-	}
-	dst = append(dst, packedS2)
-	enc := s2.Encode(dst[n+1:n+need], raw)
-	return dst[:n+1+len(enc)]
-}
-
-// UnpackRaw returns the JSON text of a stored ct_events.raw value. A value
-// that does not start with the packed tag is returned as it is (plain JSON
-// text). Safe for concurrent use.
-func UnpackRaw(stored []byte) ([]byte, error) {
-	if len(stored) == 0 || stored[0] != packedS2 {
-		return stored, nil
-	}
-	out, err := s2.Decode(nil, stored[1:])
-	if err != nil {
-		return nil, fmt.Errorf("unpack raw record: %w", err)
-	}
-	return out, nil
-}
-
-// rawFunc is jitscore_raw(BLOB) -> VARCHAR, UnpackRaw as SQL.
-type rawFunc struct{ in, out duckdb.TypeInfo }
-
-func (f rawFunc) Config() duckdb.ScalarFuncConfig {
-	return duckdb.ScalarFuncConfig{InputTypeInfos: []duckdb.TypeInfo{f.in}, ResultTypeInfo: f.out}
-}
-
-func (f rawFunc) Executor() duckdb.ScalarFuncExecutor {
-	return duckdb.ScalarFuncExecutor{RowExecutor: func(v []driver.Value) (any, error) {
-		var b []byte
-		switch x := v[0].(type) {
-		case []byte:
-			b = x
-		case string:
-			b = []byte(x)
-		default:
-			return nil, fmt.Errorf("jitscore_raw: want BLOB, got %T", v[0])
-		}
-		out, err := UnpackRaw(b)
-		if err != nil {
-			return nil, err
-		}
-		return string(out), nil
-	}}
-}
-
-// registerFunctions adds jitscore's SQL functions to the database instance
-// behind db. DuckDB keeps them in the instance's catalog, so every
-// connection of db sees them; they must exist before Migrate creates views
-// that call them. Registering twice on one instance is not an error.
-func registerFunctions(ctx context.Context, db *sql.DB) error {
-	in, err := duckdb.NewTypeInfo(duckdb.TYPE_BLOB)
-	if err != nil {
-		return err
-	}
-	out, err := duckdb.NewTypeInfo(duckdb.TYPE_VARCHAR)
-	if err != nil {
-		return err
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := duckdb.RegisterScalarUDF(conn, "jitscore_raw", rawFunc{in, out}); err != nil &&
-		!strings.Contains(strings.ToLower(err.Error()), "already exists") {
-		return fmt.Errorf("register jitscore_raw: %w", err)
-	}
-	return nil
+JOIN ct_raw r ON r.blob_id = e.raw_blob
+LEFT JOIN identity_keys k ON k.key = lower(e.actor_raw);`})
 }

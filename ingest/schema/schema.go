@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
 // DefaultPath is the database file used when --db is not given.
@@ -107,9 +107,9 @@ func Open(ctx context.Context, path string, opts Options) (*sql.DB, error) {
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		db, err := openOnce(ctx, dsn)
+		db, conn, err := openOnce(ctx, dsn)
 		if err == nil {
-			if err := registerFunctions(ctx, db); err != nil {
+			if err := registerFunctions(ctx, db, conn); err != nil {
 				db.Close()
 				return nil, fmt.Errorf("open %s: %w", path, err)
 			}
@@ -135,16 +135,19 @@ func Open(ctx context.Context, path string, opts Options) (*sql.DB, error) {
 	}
 }
 
-func openOnce(ctx context.Context, dsn string) (*sql.DB, error) {
-	db, err := sql.Open("duckdb", dsn)
+// openOnce opens the database instance and returns its pool and its
+// connector (which the pool closes, with the instance, on Close).
+func openOnce(ctx context.Context, dsn string) (*sql.DB, *duckdb.Connector, error) {
+	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	db := sql.OpenDB(c)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return db, nil
+	return db, c, nil
 }
 
 func isLockError(err error) bool {

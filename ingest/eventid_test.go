@@ -1,0 +1,87 @@
+package ingest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/jitscore/jitscore/ingest/schema"
+)
+
+// TestCanonicalUUIDTakesOnlyTextThatRoundTrips pins which eventIDs are
+// stored as UUIDs: only the lower-case hyphenated form that DuckDB prints
+// back, so the events view returns every ID exactly as the record had it.
+func TestCanonicalUUIDTakesOnlyTextThatRoundTrips(t *testing.T) {
+	t.Parallel()
+	for id, want := range map[string]bool{
+		"31c5208f-a355-441e-980b-ac62216b8912":   true,
+		"31C5208F-A355-441E-980B-AC62216B8912":   false, // upper case would come back lower
+		"{31c5208f-a355-441e-980b-ac62216b8912}": false,
+		"31c5208fa355441e980bac62216b8912":       false,
+		"31c5208f-a355-441e-980b-ac62216b891g":   false,
+		"31c5208f-a355-441e-980b_ac62216b8912":   false,
+		"r1":                                     false,
+		"":                                       false,
+	} {
+		if _, ok := canonicalUUID(id); ok != want {
+			t.Errorf("canonicalUUID(%q) ok = %v, want %v", id, ok, want)
+		}
+	}
+}
+
+// TestEventIDsOfEveryFormComeBackExactlyAndDeduplicate loads IDs that are
+// canonical UUIDs, upper-case UUIDs and free text, then loads them again
+// from another file (the staging path): the view gives each ID as written,
+// and the second load adds nothing.
+func TestEventIDsOfEveryFormComeBackExactlyAndDeduplicate(t *testing.T) {
+	t.Parallel()
+	ids := []string{"0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4E", "r1", "evt-000042"}
+	var lines strings.Builder
+	for _, id := range ids {
+		lines.WriteString(`{"eventVersion":"1.09","eventID":"` + id + `","eventTime":"2026-03-09T09:00:00Z","eventName":"GetObject"}` + "\n")
+	}
+	dir := t.TempDir()
+	for _, name := range []string{"a.jsonl", "b.jsonl"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(lines.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	db, err := schema.Open(ctx, filepath.Join(t.TempDir(), "ids.duckdb"), schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if sum, err := LoadCloudTrail(ctx, db, []string{filepath.Join(dir, "a.jsonl")}, CloudTrailOptions{}); err != nil || sum.EventsLoaded != len(ids) {
+		t.Fatalf("first load: %+v, %v", sum, err)
+	}
+	sum, err := LoadCloudTrail(ctx, db, []string{filepath.Join(dir, "b.jsonl")}, CloudTrailOptions{})
+	if err != nil || sum.EventsLoaded != 0 || sum.Duplicates != len(ids) {
+		t.Fatalf("second load of the same IDs: %+v, %v; want all duplicates", sum, err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT event_id FROM events ORDER BY event_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, id)
+	}
+	want := append([]string(nil), ids...)
+	sort.Strings(want)
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("event_id = %v, want %v", got, want)
+	}
+	var asUUID int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM ct_events WHERE event_uuid IS NOT NULL`).Scan(&asUUID); err != nil || asUUID != 1 {
+		t.Errorf("IDs stored as UUID = %d (%v), want 1", asUUID, err)
+	}
+}

@@ -1,0 +1,106 @@
+package gz
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+func gzipped(t *testing.T, parts ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	for _, p := range parts {
+		zw := gzip.NewWriter(&buf)
+		if _, err := zw.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// TestGunzipReadsEveryMember pins the output for single-member files,
+// concatenated members (whose trailer size hint is wrong for the whole)
+// and an empty member, in whichever implementation this build uses.
+func TestGunzipReadsEveryMember(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat(`{"eventID":"e","eventName":"GetObject"},`, 20000)
+	cases := []struct {
+		name  string
+		parts []string
+	}{
+		{"single", []string{big}},
+		{"two members", []string{big, "tail"}},
+		{"small then big", []string{"head", big}},
+		{"empty member", []string{"", "x"}},
+	}
+	for _, tc := range cases {
+		got, err := Gunzip(gzipped(t, tc.parts...), 1<<30)
+		if err != nil {
+			t.Fatalf("%s (%s): %v", tc.name, Implementation, err)
+		}
+		if want := strings.Join(tc.parts, ""); string(got) != want {
+			t.Errorf("%s (%s): got %d bytes, want %d", tc.name, Implementation, len(got), len(want))
+		}
+	}
+}
+
+// TestGunzipRefusesBrokenInput pins that truncated, corrupt and
+// non-gzip inputs, and trailing junk after a member, fail with a "gzip:"
+// error instead of returning partial output.
+func TestGunzipRefusesBrokenInput(t *testing.T) {
+	t.Parallel()
+	good := gzipped(t, strings.Repeat("abcdefgh", 4096))
+	corrupt := append([]byte(nil), good...)
+	corrupt[len(corrupt)/2] ^= 0xff
+	cases := map[string][]byte{
+		"truncated":     good[:len(good)/2],
+		"corrupt":       corrupt,
+		"not gzip":      []byte("plain text, not gzip at all"),
+		"trailing junk": append(append([]byte(nil), good...), "junk!"...),
+	}
+	for name, in := range cases {
+		out, err := Gunzip(in, 1<<30)
+		if err == nil || !strings.HasPrefix(err.Error(), "gzip:") {
+			t.Errorf("%s (%s): got %d bytes, err %v; want a gzip: error", name, Implementation, len(out), err)
+		}
+	}
+}
+
+// TestGunzipStopsAtTheLimit pins that an output one byte over the limit
+// fails with ErrTooLarge, and one of exactly the limit succeeds.
+func TestGunzipStopsAtTheLimit(t *testing.T) {
+	t.Parallel()
+	in := gzipped(t, strings.Repeat("z", 100000), strings.Repeat("y", 1000))
+	if _, err := Gunzip(in, 100999); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("limit one under: err %v, want ErrTooLarge", err)
+	}
+	if out, err := Gunzip(in, 101000); err != nil || len(out) != 101000 {
+		t.Errorf("limit exactly: %d bytes, err %v", len(out), err)
+	}
+}
+
+func BenchmarkGunzip(b *testing.B) {
+	var sb strings.Builder
+	for i := 0; sb.Len() < 4<<20; i++ {
+		sb.WriteString(`{"eventVersion":"1.09","eventTime":"2026-03-01T06:52:37Z","eventSource":"s3.amazonaws.com","requestID":"`)
+		sb.WriteString(strings.Repeat(string(rune('a'+i%26)), 1+i%7))
+		sb.WriteString(`"},`)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(sb.String()))
+	zw.Close()
+	in := buf.Bytes()
+	b.SetBytes(int64(sb.Len()))
+	for b.Loop() {
+		if _, err := Gunzip(in, 1<<30); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
