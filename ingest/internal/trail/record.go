@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/jitscore/jitscore/models"
 )
@@ -114,7 +115,8 @@ func (f *fields) str(b []byte, s slot) string {
 		d, _ := stringValue(b, v)
 		return d
 	}
-	return view(b[v.start+1 : v.end-1])
+	// A string span holds at least its two quotes.
+	return unsafe.String(&b[v.start+1], v.end-v.start-2)
 }
 
 // route says which object a walk is in, and so which of its keys matter.
@@ -442,11 +444,60 @@ func eventTime(b []byte, f *fields) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, errors.New("missing eventTime and @timestamp")
 	}
+	if t, ok := parseUTCSeconds(s); ok {
+		return t, nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s %q is not an RFC 3339 time", name, truncate(s, 64))
 	}
 	return t.UTC(), nil
+}
+
+// parseUTCSeconds parses the form CloudTrail writes, YYYY-MM-DDTHH:MM:SSZ,
+// giving what time.Parse with RFC 3339 would give. Anything else, a date
+// or clock out of range included, is left to time.Parse (ok false).
+func parseUTCSeconds(s string) (t time.Time, ok bool) {
+	if len(s) != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' {
+		return t, false
+	}
+	hi, ok1 := twoDigits(s, 0)
+	lo, ok2 := twoDigits(s, 2)
+	month, ok3 := twoDigits(s, 5)
+	day, ok4 := twoDigits(s, 8)
+	hour, ok5 := twoDigits(s, 11)
+	minute, ok6 := twoDigits(s, 14)
+	sec, ok7 := twoDigits(s, 17)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) {
+		return t, false
+	}
+	year := hi*100 + lo
+	if month < 1 || month > 12 || day < 1 || day > daysIn(time.Month(month), year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return t, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC), true
+}
+
+// twoDigits reads the decimal number in s[i:i+2].
+func twoDigits(s string, i int) (int, bool) {
+	a, b := s[i]-'0', s[i+1]-'0'
+	return int(a)*10 + int(b), a <= 9 && b <= 9
+}
+
+// daysIn returns the number of days of month m in year (proleptic
+// Gregorian, as package time counts).
+func daysIn(m time.Month, year int) int {
+	switch m {
+	case time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
 }
 
 // boolValue reads true/false, also as the strings "true"/"false" that some
