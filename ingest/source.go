@@ -36,8 +36,9 @@ var errTooLarge = fmt.Errorf("larger than %d bytes once decompressed", maxObject
 
 // readObject reads an object whole and returns it as delivered (orig) and
 // its content, decompressed when it is gzip (detected by its magic bytes,
-// not its name); content is orig when it is not gzip.
-func readObject(ctx context.Context, o object) (orig, content []byte, err error) {
+// not its name) into dst's memory when it has room; content is orig when
+// it is not gzip.
+func readObject(ctx context.Context, o object, dst []byte) (orig, content []byte, err error) {
 	rc, err := o.open(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -67,7 +68,7 @@ func readObject(ctx context.Context, o object) (orig, content []byte, err error)
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	content, err = gz.Gunzip(data, maxObjectBytes)
+	content, err = gz.GunzipInto(dst, data, maxObjectBytes)
 	if errors.Is(err, gz.ErrTooLarge) {
 		err = errTooLarge
 	}

@@ -40,7 +40,7 @@ func TestReadObjectStopsWhenContextIsCancelled(t *testing.T) {
 	defer cancel()
 	src := &endless{cancelAt: 3, cancel: cancel}
 	o := object{source: "endless", open: func(context.Context) (io.ReadCloser, error) { return src, nil }}
-	_, _, err := readObject(ctx, o)
+	_, _, err := readObject(ctx, o, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -67,7 +67,7 @@ func TestReadObjectKeepsTheDeliveredBytes(t *testing.T) {
 		o := object{source: name, open: func(context.Context) (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(in)), nil
 		}}
-		orig, content, err := readObject(context.Background(), o)
+		orig, content, err := readObject(context.Background(), o, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,8 +51,13 @@ type writer struct {
 
 	known    map[string]knownFile
 	seen     map[xxh3.Uint128]struct{}
-	lastBlob int32    // the highest ct_raw.blob_id in use
-	restore  []string // statements that put loadSettings back
+	lastBlob int32 // the highest ct_raw.blob_id in use
+	// principals maps a principal's hash (principalHash) to its
+	// ct_principals key; lastPrincipal is the highest key in use.
+	principals    map[xxh3.Uint128]int32
+	lastPrincipal int32
+	hashBuf       []byte
+	restore       []string // statements that put loadSettings back
 
 	pending  bool       // a batch has been started
 	inTx     bool       // a transaction is open (owned by the in-flight store when async)
@@ -68,6 +74,7 @@ type batch struct {
 	quar     []quarRow
 	files    []fileRow
 	blobs    []blobRow
+	princ    []principalRow // ct_principals rows first seen in this batch
 	skipped  []FileNote
 	skipKind []string
 }
@@ -76,9 +83,10 @@ type batch struct {
 // writes them into the sink's table. store_append.go (the default build)
 // and store_arrow.go (build tag duckdb_arrow) implement it.
 type rowSink interface {
-	// add buffers one event, whose record is n bytes at off in the
-	// content of ct_raw blob.
-	add(e *models.Event, blob int32, off int64, n int32) error
+	// add buffers one event, whose principal is the ct_principals row
+	// principal and whose record is n bytes at off in the content of
+	// ct_raw blob.
+	add(e *models.Event, principal, blob int32, off int64, n int32) error
 	// async reports whether a sealed batch may be written while rows of the
 	// next are added. When false the batch's transaction must be open
 	// while rows are added (the Appender writes full chunks as it goes).
@@ -106,6 +114,72 @@ type rowBatch interface {
 
 type quarRow struct{ source, position, reason, snippet string }
 
+// principalRow is a ct_principals row.
+type principalRow struct {
+	key                                           int32
+	typ, arn, id, onBehalfOf, session, actor, ent string
+}
+
+// principalOf returns e's principal as a row (strings not copied).
+func principalOf(e *models.Event) principalRow {
+	return principalRow{typ: e.PrincipalType, arn: e.PrincipalARN, id: e.PrincipalID,
+		onBehalfOf: e.OnBehalfOf, session: e.SessionName, actor: e.Actor, ent: e.Entitlement}
+}
+
+// hash identifies the row's fields: each is length-prefixed, so no two
+// different tuples share an encoding.
+func (p *principalRow) hash(buf []byte) (xxh3.Uint128, []byte) {
+	buf = buf[:0]
+	for _, f := range [...]string{p.typ, p.arn, p.id, p.onBehalfOf, p.session, p.actor, p.ent} {
+		buf = binary.AppendUvarint(buf, uint64(len(f)))
+		buf = append(buf, f...)
+	}
+	return xxh3.Hash128(buf), buf
+}
+
+// principal returns the ct_principals key of e's principal, registering
+// it in the batch when it is new.
+func (w *writer) principal(e *models.Event) int32 {
+	p := principalOf(e)
+	var h xxh3.Uint128
+	h, w.hashBuf = p.hash(w.hashBuf)
+	if k, ok := w.principals[h]; ok {
+		return k
+	}
+	w.lastPrincipal++
+	p.key = w.lastPrincipal
+	// The event's strings point into its input, which is reused.
+	p.typ, p.arn, p.id = strings.Clone(p.typ), strings.Clone(p.arn), strings.Clone(p.id)
+	p.onBehalfOf, p.session = strings.Clone(p.onBehalfOf), strings.Clone(p.session)
+	p.actor, p.ent = strings.Clone(p.actor), strings.Clone(p.ent)
+	w.principals[h] = p.key
+	w.princ = append(w.princ, p)
+	return p.key
+}
+
+// loadPrincipals reads ct_principals into w.principals.
+func (w *writer) loadPrincipals() error {
+	rows, err := w.conn.QueryContext(w.ctx, `
+SELECT principal_key, coalesce(principal_type, ''), coalesce(principal_arn, ''), coalesce(principal_id, ''),
+	coalesce(on_behalf_of, ''), coalesce(session_name, ''), coalesce(actor_raw, ''), coalesce(entitlement, '')
+FROM ct_principals`)
+	if err != nil {
+		return fmt.Errorf("read ct_principals: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p principalRow
+		if err := rows.Scan(&p.key, &p.typ, &p.arn, &p.id, &p.onBehalfOf, &p.session, &p.actor, &p.ent); err != nil {
+			return fmt.Errorf("read ct_principals: %w", err)
+		}
+		var h xxh3.Uint128
+		h, w.hashBuf = p.hash(w.hashBuf)
+		w.principals[h] = p.key
+		w.lastPrincipal = max(w.lastPrincipal, p.key)
+	}
+	return rows.Err()
+}
+
 // blobRow is a ct_raw row.
 type blobRow struct {
 	id            int32
@@ -128,6 +202,8 @@ func newWriter(ctx context.Context, db *sql.DB, opts CloudTrailOptions, sum *Sum
 		ctx: ctx, conn: conn, opts: opts, sum: sum, log: log,
 		known: map[string]knownFile{},
 		seen:  map[xxh3.Uint128]struct{}{},
+
+		principals: map[xxh3.Uint128]int32{},
 	}
 	if w.opts.BatchEvents <= 0 {
 		w.opts.BatchEvents = DefaultBatchEvents
@@ -158,6 +234,9 @@ func (w *writer) init() error {
 		return fmt.Errorf("read ct_files: %w", err)
 	}
 
+	if err := w.loadPrincipals(); err != nil {
+		return err
+	}
 	if err := w.conn.QueryRowContext(w.ctx, `SELECT coalesce(max(blob_id), 0) FROM ct_raw`).Scan(&w.lastBlob); err != nil {
 		return fmt.Errorf("read ct_raw: %w", err)
 	}
@@ -253,7 +332,7 @@ func (w *writer) add(r fileResult) error {
 			w.blobs = append(w.blobs, blobRow{blob, r.obj.source, r.codec, r.blob})
 		}
 		sp := r.spans[i]
-		if err := w.rows.add(e, blob, sp.off, sp.n); err != nil {
+		if err := w.rows.add(e, w.principal(e), blob, sp.off, sp.n); err != nil {
 			return fmt.Errorf("store event %s from %s: %w", e.EventID, r.obj.source, err)
 		}
 		w.staged++
@@ -387,8 +466,18 @@ AND NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
 		}
 	}
 	tb := time.Now()
-	if err := w.storeBlobs(b.blobs); err != nil {
-		return err
+	if err := w.appendRows("ct_raw", len(b.blobs), func(i int) []driver.Value {
+		r := b.blobs[i]
+		return []driver.Value{r.id, r.source, r.codec, r.data}
+	}); err != nil {
+		return fmt.Errorf("store raw records: %w", err)
+	}
+	if err := w.appendRows("ct_principals", len(b.princ), func(i int) []driver.Value {
+		p := b.princ[i]
+		return []driver.Value{p.key, nullable(p.typ), nullable(p.arn), nullable(p.id),
+			nullable(p.onBehalfOf), nullable(p.session), nullable(p.actor), nullable(p.ent)}
+	}); err != nil {
+		return fmt.Errorf("store principals: %w", err)
 	}
 	if !w.direct && len(b.blobs) > 0 {
 		// A blob whose every event was already stored by an earlier load
@@ -441,10 +530,11 @@ WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE source = $1 AND position = $2 A
 	return nil
 }
 
-// storeBlobs appends ct_raw rows through DuckDB's Appender, inside the
-// open transaction: one statement per blob cost about 10 ms each.
-func (w *writer) storeBlobs(blobs []blobRow) error {
-	if len(blobs) == 0 {
+// appendRows appends n rows, row(i) each, to table through DuckDB's
+// Appender inside the open transaction: one INSERT statement per row cost
+// about 10 ms for a blob of a few hundred KB.
+func (w *writer) appendRows(table string, n int, row func(i int) []driver.Value) error {
+	if n == 0 {
 		return nil
 	}
 	return w.conn.Raw(func(dc any) error {
@@ -452,18 +542,18 @@ func (w *writer) storeBlobs(blobs []blobRow) error {
 		if !ok {
 			return errors.New("duckdb connection expected")
 		}
-		app, err := duckdb.NewAppenderFromConn(c, "", "ct_raw")
+		app, err := duckdb.NewAppenderFromConn(c, "", table)
 		if err != nil {
-			return fmt.Errorf("appender on ct_raw: %w", err)
+			return fmt.Errorf("appender on %s: %w", table, err)
 		}
-		for _, r := range blobs {
-			if err := app.AppendRow(r.id, r.source, r.codec, r.data); err != nil {
+		for i := range n {
+			if err := app.AppendRow(row(i)...); err != nil {
 				app.Close()
-				return fmt.Errorf("store raw of %s: %w", r.source, err)
+				return fmt.Errorf("%s row %d: %w", table, i+1, err)
 			}
 		}
 		if err := app.Close(); err != nil {
-			return fmt.Errorf("store raw: %w", err)
+			return fmt.Errorf("append to %s: %w", table, err)
 		}
 		return nil
 	})
@@ -503,33 +593,32 @@ func canonicalUUID(id string) (u [16]byte, ok bool) {
 	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
 		return u, false
 	}
-	j := 0
-	for i := 0; i < 36; {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i++
-			continue
-		}
-		hi, ok1 := lowerHex(id[i])
-		lo, ok2 := lowerHex(id[i+1])
-		if !ok1 || !ok2 {
-			return u, false
-		}
+	var bad byte
+	for j, i := range uuidDigits {
+		hi, lo := lowerHex[id[i]], lowerHex[id[i+1]]
+		bad |= hi | lo
 		u[j] = hi<<4 | lo
-		j++
-		i += 2
 	}
-	return u, true
+	return u, bad&0x80 == 0
 }
 
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
+// uuidDigits are the offsets of the 16 digit pairs of a hyphenated UUID.
+var uuidDigits = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+// lowerHex maps a lower-case hex digit to its value and anything else to
+// 0x80.
+var lowerHex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0x80
 	}
-	return 0, false
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c-'a') + 10
+	}
+	return t
+}()
 
 // rollback abandons the batch in flight.
 func (w *writer) rollback() {

@@ -19,7 +19,7 @@ import (
 // path, used when the binary is built without the duckdb_arrow tag.
 //
 // TODO(ingest-perf): the row Appender costs one cgo call per value (about
-// 0.5 µs per string, 19 per event), which caps this path near 50,000
+// 0.5 µs per string, 13 per event), which caps this path near 50,000
 // events/s; build with -tags duckdb_arrow (the Makefile does) for the
 // columnar path in store_arrow.go.
 type appendSink struct {
@@ -29,7 +29,7 @@ type appendSink struct {
 }
 
 func newRowSink(_ context.Context, conn *sql.Conn, table string) (rowSink, error) {
-	s := &appendSink{row: make([]driver.Value, 25)}
+	s := &appendSink{row: make([]driver.Value, 19)}
 	err := conn.Raw(func(dc any) error {
 		c, ok := dc.(driver.Conn)
 		if !ok {
@@ -49,7 +49,7 @@ func newRowSink(_ context.Context, conn *sql.Conn, table string) (rowSink, error
 }
 
 // add appends one event row, in ct_events column order.
-func (s *appendSink) add(e *models.Event, blob int32, off int64, n int32) error {
+func (s *appendSink) add(e *models.Event, principal, blob int32, off int64, n int32) error {
 	r := s.row
 	if u, ok := canonicalUUID(e.EventID); ok {
 		r[0], r[1] = duckdb.UUID(u), nil
@@ -71,18 +71,12 @@ func (s *appendSink) add(e *models.Event, blob int32, off int64, n int32) error 
 	r[10] = nullable(e.SourceIP)
 	r[11] = nullable(trail.ParseIP(e.SourceIP))
 	r[12] = nullable(e.UserAgent)
-	r[13] = nullable(e.PrincipalType)
-	r[14] = nullable(e.PrincipalARN)
-	r[15] = nullable(e.PrincipalID)
-	r[16] = nullable(e.OnBehalfOf)
-	r[17] = nullable(e.SessionName)
-	r[18] = nullable(e.Actor)
-	r[19] = nullable(e.Entitlement)
-	r[20] = nullable(e.EventCategory)
-	r[21] = nullable(e.EventType)
-	r[22] = blob
-	r[23] = off
-	r[24] = n
+	r[13] = principal
+	r[14] = nullable(e.EventCategory)
+	r[15] = nullable(e.EventType)
+	r[16] = blob
+	r[17] = off
+	r[18] = n
 	s.n++
 	return s.app.AppendRow(r...)
 }

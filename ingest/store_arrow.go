@@ -50,9 +50,9 @@ var arrowSchema = func() *arrow.Schema {
 		str("event_source"), str("event_name"), str("aws_region"), str("account_id"),
 		{Name: "read_only", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 		str("error_code"), str("error_message"), str("source_ip"), str("source_ip_parsed"),
-		str("user_agent"), str("principal_type"), str("principal_arn"), str("principal_id"),
-		str("on_behalf_of"), str("session_name"), str("actor_raw"),
-		str("entitlement"), str("event_category"), str("event_type"),
+		str("user_agent"),
+		{Name: "principal_key", Type: arrow.PrimitiveTypes.Int32},
+		str("event_category"), str("event_type"),
 		{Name: "raw_blob", Type: arrow.PrimitiveTypes.Int32},
 		{Name: "raw_off", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "raw_len", Type: arrow.PrimitiveTypes.Int32},
@@ -123,7 +123,7 @@ func (s *arrowSink) text(i int, v string) {
 	s.str[i].Append(v)
 }
 
-func (s *arrowSink) add(e *models.Event, blob int32, off int64, n int32) error {
+func (s *arrowSink) add(e *models.Event, principal, blob int32, off int64, n int32) error {
 	if u, ok := canonicalUUID(e.EventID); ok {
 		s.uuid.Append(u[:])
 		s.str[1].AppendNull()
@@ -146,18 +146,12 @@ func (s *arrowSink) add(e *models.Event, blob int32, off int64, n int32) error {
 	s.text(10, e.SourceIP)
 	s.text(11, trail.ParseIP(e.SourceIP))
 	s.text(12, e.UserAgent)
-	s.text(13, e.PrincipalType)
-	s.text(14, e.PrincipalARN)
-	s.text(15, e.PrincipalID)
-	s.text(16, e.OnBehalfOf)
-	s.text(17, e.SessionName)
-	s.text(18, e.Actor)
-	s.text(19, e.Entitlement)
-	s.text(20, e.EventCategory)
-	s.text(21, e.EventType)
-	s.b.Field(22).(*array.Int32Builder).Append(blob)
-	s.b.Field(23).(*array.Int64Builder).Append(off)
-	s.b.Field(24).(*array.Int32Builder).Append(n)
+	s.b.Field(13).(*array.Int32Builder).Append(principal)
+	s.text(14, e.EventCategory)
+	s.text(15, e.EventType)
+	s.b.Field(16).(*array.Int32Builder).Append(blob)
+	s.b.Field(17).(*array.Int64Builder).Append(off)
+	s.b.Field(18).(*array.Int32Builder).Append(n)
 	s.n++
 	return nil
 }

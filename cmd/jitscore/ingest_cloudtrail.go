@@ -29,7 +29,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	region := fs.String("region", "", "S3 region (default: from the AWS configuration, else us-east-1)")
 	rescan := fs.Bool("rescan", false, "read files again even when unchanged since they were loaded")
 	concurrency := fs.Int("concurrency", 0, "files read at once (default: CPU count, 8 for S3)")
-	batch := fs.Int("batch-events", 0, "events per transaction (default 245760, two DuckDB row groups)")
+	batch := fs.Int("batch-events", 0, "events per transaction (default 122880, one DuckDB row group)")
 	memLimit := fs.String("memory-limit", "512MB", "DuckDB memory limit for this load (DuckDB size syntax); empty keeps DuckDB's default of 80% of RAM")
 	if err := parseFlags(fs, &c, args); err != nil {
 		return err

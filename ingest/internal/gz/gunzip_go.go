@@ -16,13 +16,22 @@ const Implementation = "klauspost/compress"
 // when the output would pass limit bytes, and with an error starting
 // "gzip:" when data is not a complete gzip stream (bad header, corrupt or
 // truncated data, checksum mismatch).
-func Gunzip(data []byte, limit int) ([]byte, error) {
+func Gunzip(data []byte, limit int) ([]byte, error) { return GunzipInto(nil, data, limit) }
+
+// GunzipInto is Gunzip writing into dst's memory when it has the room
+// (its contents are overwritten), so that a caller can reuse one buffer
+// for many inputs.
+func GunzipInto(dst, data []byte, limit int) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, wrap(err)
 	}
 	defer zr.Close()
-	out := bytes.NewBuffer(make([]byte, 0, sizeHint(data, limit)+512))
+	buf := dst[:0]
+	if need := sizeHint(data, limit) + 512; cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
+	out := bytes.NewBuffer(buf)
 	if _, err := io.Copy(out, io.LimitReader(zr, int64(limit)+1)); err != nil {
 		return nil, wrap(err)
 	}

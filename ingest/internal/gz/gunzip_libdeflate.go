@@ -35,7 +35,12 @@ var decompressors = sync.Pool{New: func() any {
 // libdeflate inflates into a buffer it is given whole, so a member is
 // retried with twice the room when it does not fit; the trailer's size
 // makes the first try right for single-member files.
-func Gunzip(data []byte, limit int) ([]byte, error) {
+func Gunzip(data []byte, limit int) ([]byte, error) { return GunzipInto(nil, data, limit) }
+
+// GunzipInto is Gunzip writing into dst's memory when it has the room
+// (its contents are overwritten), so that a caller can reuse one buffer
+// for many inputs.
+func GunzipInto(dst, data []byte, limit int) ([]byte, error) {
 	if !IsGzip(data) {
 		return nil, wrap(errors.New("invalid header"))
 	}
@@ -46,7 +51,10 @@ func Gunzip(data []byte, limit int) ([]byte, error) {
 	d := v.(*C.struct_libdeflate_decompressor)
 	defer decompressors.Put(d)
 
-	out := make([]byte, 0, sizeHint(data, limit)+1)
+	out := dst[:0]
+	if need := sizeHint(data, limit) + 1; cap(out) < need {
+		out = make([]byte, 0, need)
+	}
 	for in := data; len(in) > 0; {
 		room := cap(out) - len(out)
 		if room == 0 {

@@ -85,6 +85,26 @@ func TestGunzipStopsAtTheLimit(t *testing.T) {
 	}
 }
 
+// TestGunzipIntoReusesTheBuffer pins that a buffer with room is written
+// in place and one without is replaced, with the same output either way.
+func TestGunzipIntoReusesTheBuffer(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("reuse me ", 10000)
+	in := gzipped(t, body)
+	roomy := make([]byte, 0, 2*len(body))
+	out, err := GunzipInto(roomy, in, 1<<30)
+	if err != nil || string(out) != body {
+		t.Fatalf("roomy: %d bytes, %v", len(out), err)
+	}
+	if &out[0] != &roomy[:1][0] {
+		t.Error("a buffer with room was not reused")
+	}
+	out, err = GunzipInto(make([]byte, 0, 10), in, 1<<30)
+	if err != nil || string(out) != body {
+		t.Fatalf("small: %d bytes, %v", len(out), err)
+	}
+}
+
 func BenchmarkGunzip(b *testing.B) {
 	var sb strings.Builder
 	for i := 0; sb.Len() < 4<<20; i++ {
