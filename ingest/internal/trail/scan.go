@@ -82,13 +82,14 @@ const (
 // first byte of x (little-endian) that ends a run of plain ASCII string
 // bytes: '"', '\\', a control character below 0x20 or a byte >= 0x80.
 // Bits above the lowest may be false positives (borrows from a lower
-// byte that stops), so only the lowest is meaningful. A byte >= 0x80 sets
-// its own top bit through x, which also covers the subtractions' false
-// positives on such bytes.
+// byte that stops), so only the lowest is meaningful. A byte >= 0x80 needs
+// no test of its own: it keeps its top bit through both XORs, and at
+// least one of the two decrements keeps it too (both would lose it only
+// if both XORs gave 0x80, but they differ by '"' ^ '\\').
 func stringStops(x uint64) uint64 {
 	q := x ^ (ones * '"')
 	s := x ^ (ones * '\\')
-	return ((q - ones) | (s - ones) | (x - ones*0x20) | x) & tops
+	return ((q - ones) | (s - ones) | (x - ones*0x20)) & tops
 }
 
 // str expects b[i] == '"' and returns the index after the closing quote
