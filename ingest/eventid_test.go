@@ -85,3 +85,49 @@ func TestEventIDsOfEveryFormComeBackExactlyAndDeduplicate(t *testing.T) {
 		t.Errorf("IDs stored as UUID = %d (%v), want 1", asUUID, err)
 	}
 }
+
+// TestPrincipalsAreStoredOnceAcrossLoads loads two files in two loads whose
+// events share one IAM Identity Center session and differ in another: each
+// distinct principal is one ct_principals row, reused by the second load,
+// and the view gives every event its principal's columns.
+func TestPrincipalsAreStoredOnceAcrossLoads(t *testing.T) {
+	t.Parallel()
+	ev := func(id, user string) string {
+		return `{"eventVersion":"1.09","eventID":"` + id + `","eventTime":"2026-03-09T09:00:00Z","eventName":"GetObject",` +
+			`"userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLE:` + user + `",` +
+			`"arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_DataRead_0123456789abcdef/` + user + `",` +
+			`"accountId":"111122223333"}}` + "\n"
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"a.jsonl": ev("a1", "ana@corp.example") + ev("a2", "ana@corp.example") + ev("a3", "bo@corp.example"),
+		"b.jsonl": ev("b1", "ana@corp.example") + ev("b2", "cy@corp.example"),
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	db, err := schema.Open(ctx, filepath.Join(t.TempDir(), "p.duckdb"), schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, name := range []string{"a.jsonl", "b.jsonl"} {
+		if _, err := LoadCloudTrail(ctx, db, []string{filepath.Join(dir, name)}, CloudTrailOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var principals, events, ana int
+	var ent string
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM ct_principals`).Scan(&principals); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (actor_raw = 'ana@corp.example'), min(entitlement) FROM events`).Scan(&events, &ana, &ent); err != nil {
+		t.Fatal(err)
+	}
+	if principals != 3 || events != 5 || ana != 3 || ent != "aws:111122223333:DataRead" {
+		t.Errorf("principals %d, events %d, ana's %d, entitlement %q; want 3, 5, 3, aws:111122223333:DataRead", principals, events, ana, ent)
+	}
+}
