@@ -50,7 +50,7 @@ type writer struct {
 	log    *slog.Logger
 
 	known    map[string]knownFile
-	seen     map[xxh3.Uint128]struct{}
+	seen     hashSet
 	lastBlob int32 // the highest ct_raw.blob_id in use
 	// principals maps a principal's hash (principalHash) to its
 	// ct_principals key; lastPrincipal is the highest key in use.
@@ -201,7 +201,6 @@ func newWriter(ctx context.Context, db *sql.DB, opts CloudTrailOptions, sum *Sum
 	w := &writer{
 		ctx: ctx, conn: conn, opts: opts, sum: sum, log: log,
 		known: map[string]knownFile{},
-		seen:  map[xxh3.Uint128]struct{}{},
 
 		principals: map[xxh3.Uint128]int32{},
 	}
@@ -320,12 +319,10 @@ func (w *writer) add(r fileResult) error {
 			continue
 		}
 		fr.records++
-		h := xxh3.HashString128(e.EventID)
-		if _, dup := w.seen[h]; dup {
+		if w.seen.add(xxh3.HashString128(e.EventID)) {
 			w.dups++
 			continue
 		}
-		w.seen[h] = struct{}{}
 		if blob == 0 {
 			w.lastBlob++
 			blob = w.lastBlob
