@@ -92,14 +92,33 @@ func stringStops(x uint64) uint64 {
 	return ((q - ones) | (s - ones) | (x - ones*0x20)) & tops
 }
 
-// str expects b[i] == '"' and returns the index after the closing quote
-// and whether the string holds escapes. A string that is not valid UTF-8
-// is accepted (as encoding/json does) and noted in w.badUTF8.
-func (w *walker) str(i int) (int, bool, error) {
-	b := w.b
-	start := i
+// str expects b[i] == '"', b being w.b, and returns the index after the
+// closing quote and whether the string holds escapes. A string that is not
+// valid UTF-8 is accepted (as encoding/json does) and noted in w.badUTF8.
+//
+// Most strings are plain ASCII up to their closing quote, which this finds
+// eight bytes at a time with no call, so that nothing needs saving around
+// one; anything else is left to strFrom.
+func (w *walker) str(b []byte, i int) (int, bool, error) {
+	j := i + 1
+	for p := unsafe.Pointer(unsafe.SliceData(b)); j+8 <= len(b); j += 8 {
+		x := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, j)), 8))
+		if m := stringStops(x); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			if b[j] == '"' {
+				return j + 1, false, nil
+			}
+			break
+		}
+	}
+	return w.strFrom(b, i, j)
+}
+
+// strFrom finishes str for the string starting at b[start], whose bytes
+// before j are plain ASCII.
+func (w *walker) strFrom(b []byte, start, j int) (int, bool, error) {
+	i := j
 	esc := false
-	i++
 	for {
 		// Plain ASCII eight bytes at a time, then byte by byte near the
 		// end of the input. The loads stay inside b: i+8 <= len(b).
@@ -175,7 +194,7 @@ func (w *walker) valueAt(i, depth int) (int, error) {
 	}
 	switch c := b[i]; {
 	case c == '"':
-		end, _, err := w.str(i)
+		end, _, err := w.str(b, i)
 		return end, err
 	case c == '{':
 		return w.object(i, depth+1, routeNone, nil)
@@ -266,7 +285,7 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 		if i >= len(b) || b[i] != '"' {
 			return 0, errAt(i, "want object key")
 		}
-		kend, kesc, err := w.str(i)
+		kend, kesc, err := w.str(b, i)
 		if err != nil {
 			return 0, err
 		}
@@ -290,7 +309,7 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 		vesc := false
 		switch {
 		case vstart < len(b) && b[vstart] == '"':
-			vend, vesc, err = w.str(vstart)
+			vend, vesc, err = w.str(b, vstart)
 		case inner != routeNone && vstart < len(b) && b[vstart] == '{':
 			vend, err = w.object(vstart, depth+1, inner, f)
 		default:
@@ -354,7 +373,7 @@ func (w *walker) array(i, depth int) (int, error) {
 // quote and whether the string holds escapes.
 func skipString(b []byte, i int) (int, bool, error) {
 	w := walker{b: b}
-	return w.str(i)
+	return w.str(b, i)
 }
 
 // skipValue returns the index just after the JSON value starting at or
