@@ -88,7 +88,8 @@ func newRowSink(ctx context.Context, conn *sql.Conn, table string) (rowSink, err
 		home:   `"` + strings.ReplaceAll(home, `"`, `""`) + `"`,
 		view:   view,
 		insert: fmt.Sprintf("INSERT INTO %s SELECT * FROM %s.main.%s", table, arrowCatalog, view),
-		b:      array.NewRecordBuilder(memory.NewGoAllocator(), arrowSchema),
+		// Two batches' worth: the one being built and the one in flight.
+		b: array.NewRecordBuilder(memory.NewGoAllocator(), arrowSchema),
 	}
 	s.str = make([]*array.StringBuilder, len(arrowSchema.Fields()))
 	for i := range s.str {
@@ -169,8 +170,23 @@ func (s *arrowSink) seal(limit int) (rowBatch, int) {
 	recs := s.carry
 	s.carry = nil
 	if s.n > 0 {
+		rows, data := s.n, make([]int, len(s.str))
+		for i, sb := range s.str {
+			if sb != nil {
+				data[i] = sb.DataLen()
+			}
+		}
 		recs = append(recs, s.b.NewRecordBatch())
 		s.n = 0
+		// The next batch is about as big: sized once, its buffers are
+		// not regrown by doubling, and the allocator hands it back the
+		// buffers this one releases.
+		s.b.Reserve(rows + rows/8)
+		for i, sb := range s.str {
+			if sb != nil {
+				sb.ReserveData(data[i] + data[i]/8)
+			}
+		}
 	}
 	total := 0
 	for _, r := range recs {

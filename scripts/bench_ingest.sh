@@ -13,8 +13,8 @@ FILES=${FILES:-200}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# The columnar load (ingest/store_arrow.go) needs the duckdb_arrow tag, as
-# the Makefile builds it.
+# Built by the Makefile, with its tags (duckdb_arrow, and libdeflate when
+# the library's header is installed).
 make -s build BIN="$tmp/jitscore"
 go build -o "$tmp/benchingest" ./scripts/benchingest
 "$tmp/benchingest" gen "$tmp/trail" "$EVENTS" "$FILES" >/dev/null
@@ -25,16 +25,16 @@ echo "input: $EVENTS events in $FILES .json.gz files, $(du -sh "$tmp/trail" | cu
 run() {
 	local name=$1
 	shift
-	/usr/bin/time -f '%e %M' -o "$tmp/time" "$@" >"$tmp/out" 2>"$tmp/err" || {
+	/usr/bin/time -f '%e %M %U %S' -o "$tmp/time" "$@" >"$tmp/out" 2>"$tmp/err" || {
 		echo "$name failed:" >&2
 		cat "$tmp/err" >&2
 		exit 1
 	}
 	local n
 	n=$(grep -o -E '"events_loaded":[0-9]+|events=[0-9]+' "$tmp/out" | head -1 | grep -o -E '[0-9]+')
-	read -r secs rss_kb <"$tmp/time"
-	awk -v name="$name" -v n="$n" -v s="$secs" -v rss="$rss_kb" 'BEGIN {
-		printf "%-22s events=%d seconds=%.2f events_per_second=%.0f peak_rss_mib=%.0f\n", name, n, s, n / s, rss / 1024
+	read -r secs rss_kb user sys <"$tmp/time"
+	awk -v name="$name" -v n="$n" -v s="$secs" -v rss="$rss_kb" -v cpu="$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" 'BEGIN {
+		printf "%-22s events=%d seconds=%.2f events_per_second=%.0f cpu_seconds=%.1f peak_rss_mib=%.0f\n", name, n, s, n / s, cpu, rss / 1024
 	}' | tee -a "$tmp/results"
 }
 
