@@ -17,10 +17,11 @@ import (
 // unmodified for as long as any returned string is in use.
 //
 // The walk is written for speed on CloudTrail records (about 1.3 KB each,
-// mostly short ASCII strings): string bodies are searched eight bytes at a
-// time, UTF-8 is checked only in strings that hold a byte >= 0x80, and the
-// keys normalisation reads are routed while walking (see route in
-// record.go), so a record is walked exactly once.
+// nine tenths of it short ASCII strings): string bodies are searched eight
+// bytes at a time, UTF-8 is checked only in strings that hold a byte >=
+// 0x80, and the keys normalisation reads are routed into slots while the
+// grammar is checked (see route in record.go), so that a record in a
+// delivery file or a stream is walked once.
 
 // maxDepth bounds nesting so that hostile input cannot exhaust the stack.
 const maxDepth = 256
