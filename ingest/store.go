@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -52,12 +51,8 @@ type writer struct {
 	known    map[string]knownFile
 	seen     hashSet
 	lastBlob int32 // the highest ct_raw.blob_id in use
-	// principals maps a principal's hash (principalHash) to its
-	// ct_principals key; lastPrincipal is the highest key in use.
-	principals    map[xxh3.Uint128]int32
-	lastPrincipal int32
-	hashBuf       []byte
-	restore       []string // statements that put loadSettings back
+	dims     [numDims]*dimension
+	restore  []string // statements that put loadSettings back
 
 	pending  bool       // a batch has been started
 	inTx     bool       // a transaction is open (owned by the in-flight store when async)
@@ -74,7 +69,7 @@ type batch struct {
 	quar     []quarRow
 	files    []fileRow
 	blobs    []blobRow
-	princ    []principalRow // ct_principals rows first seen in this batch
+	dimRows  [numDims][]dimRow // dimension rows first seen in this batch
 	skipped  []FileNote
 	skipKind []string
 }
@@ -83,10 +78,8 @@ type batch struct {
 // writes them into the sink's table. store_append.go (the default build)
 // and store_arrow.go (build tag duckdb_arrow) implement it.
 type rowSink interface {
-	// add buffers one event, whose principal is the ct_principals row
-	// principal and whose record is n bytes at off in the content of
-	// ct_raw blob.
-	add(e *models.Event, principal, blob int32, off int64, n int32) error
+	// add buffers one event with its keys.
+	add(e *models.Event, k rowKeys) error
 	// async reports whether a sealed batch may be written while rows of the
 	// next are added. When false the batch's transaction must be open
 	// while rows are added (the Appender writes full chunks as it goes).
@@ -114,70 +107,43 @@ type rowBatch interface {
 
 type quarRow struct{ source, position, reason, snippet string }
 
-// principalRow is a ct_principals row.
-type principalRow struct {
-	key                                           int32
-	typ, arn, id, onBehalfOf, session, actor, ent string
+// rowKeys are an event row's references: its dimension rows, and its
+// record's bytes [off, off+n) in the content of ct_raw blob.
+type rowKeys struct {
+	principal, action, client int32
+	blob                      int32
+	off                       int64
+	n                         int32
 }
 
-// principalOf returns e's principal as a row (strings not copied).
-func principalOf(e *models.Event) principalRow {
-	return principalRow{typ: e.PrincipalType, arn: e.PrincipalARN, id: e.PrincipalID,
-		onBehalfOf: e.OnBehalfOf, session: e.SessionName, actor: e.Actor, ent: e.Entitlement}
+// The dimensions of ct_events, in the order of writer.dims.
+const (
+	dimPrincipal = iota
+	dimAction
+	dimClient
+	numDims
+)
+
+func newDimensions() [numDims]*dimension {
+	return [numDims]*dimension{
+		dimPrincipal: newDimension("ct_principals", "principal_key",
+			"principal_type", "principal_arn", "principal_id", "on_behalf_of", "session_name", "actor_raw", "entitlement"),
+		dimAction: newDimension("ct_actions", "action_key",
+			"event_source", "event_name", "event_type", "event_category"),
+		dimClient: newDimension("ct_clients", "client_key",
+			"source_ip", "source_ip_parsed", "user_agent"),
+	}
 }
 
-// hash identifies the row's fields: each is length-prefixed, so no two
-// different tuples share an encoding.
-func (p *principalRow) hash(buf []byte) (xxh3.Uint128, []byte) {
-	buf = buf[:0]
-	for _, f := range [...]string{p.typ, p.arn, p.id, p.onBehalfOf, p.session, p.actor, p.ent} {
-		buf = binary.AppendUvarint(buf, uint64(len(f)))
-		buf = append(buf, f...)
-	}
-	return xxh3.Hash128(buf), buf
-}
-
-// principal returns the ct_principals key of e's principal, registering
-// it in the batch when it is new.
-func (w *writer) principal(e *models.Event) int32 {
-	p := principalOf(e)
-	var h xxh3.Uint128
-	h, w.hashBuf = p.hash(w.hashBuf)
-	if k, ok := w.principals[h]; ok {
-		return k
-	}
-	w.lastPrincipal++
-	p.key = w.lastPrincipal
-	// The event's strings point into its input, which is reused.
-	p.typ, p.arn, p.id = strings.Clone(p.typ), strings.Clone(p.arn), strings.Clone(p.id)
-	p.onBehalfOf, p.session = strings.Clone(p.onBehalfOf), strings.Clone(p.session)
-	p.actor, p.ent = strings.Clone(p.actor), strings.Clone(p.ent)
-	w.principals[h] = p.key
-	w.princ = append(w.princ, p)
-	return p.key
-}
-
-// loadPrincipals reads ct_principals into w.principals.
-func (w *writer) loadPrincipals() error {
-	rows, err := w.conn.QueryContext(w.ctx, `
-SELECT principal_key, coalesce(principal_type, ''), coalesce(principal_arn, ''), coalesce(principal_id, ''),
-	coalesce(on_behalf_of, ''), coalesce(session_name, ''), coalesce(actor_raw, ''), coalesce(entitlement, '')
-FROM ct_principals`)
-	if err != nil {
-		return fmt.Errorf("read ct_principals: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var p principalRow
-		if err := rows.Scan(&p.key, &p.typ, &p.arn, &p.id, &p.onBehalfOf, &p.session, &p.actor, &p.ent); err != nil {
-			return fmt.Errorf("read ct_principals: %w", err)
-		}
-		var h xxh3.Uint128
-		h, w.hashBuf = p.hash(w.hashBuf)
-		w.principals[h] = p.key
-		w.lastPrincipal = max(w.lastPrincipal, p.key)
-	}
-	return rows.Err()
+// keys returns e's dimension keys, registering new tuples.
+func (w *writer) keys(e *models.Event) (k rowKeys) {
+	p := [...]string{e.PrincipalType, e.PrincipalARN, e.PrincipalID, e.OnBehalfOf, e.SessionName, e.Actor, e.Entitlement}
+	k.principal = w.dims[dimPrincipal].id(p[:])
+	a := [...]string{e.EventSource, e.EventName, e.EventType, e.EventCategory}
+	k.action = w.dims[dimAction].id(a[:])
+	c := [...]string{e.SourceIP, trail.ParseIP(e.SourceIP), e.UserAgent}
+	k.client = w.dims[dimClient].id(c[:])
+	return k
 }
 
 // blobRow is a ct_raw row.
@@ -201,8 +167,7 @@ func newWriter(ctx context.Context, db *sql.DB, opts CloudTrailOptions, sum *Sum
 	w := &writer{
 		ctx: ctx, conn: conn, opts: opts, sum: sum, log: log,
 		known: map[string]knownFile{},
-
-		principals: map[xxh3.Uint128]int32{},
+		dims:  newDimensions(),
 	}
 	if w.opts.BatchEvents <= 0 {
 		w.opts.BatchEvents = DefaultBatchEvents
@@ -233,8 +198,10 @@ func (w *writer) init() error {
 		return fmt.Errorf("read ct_files: %w", err)
 	}
 
-	if err := w.loadPrincipals(); err != nil {
-		return err
+	for _, d := range w.dims {
+		if err := d.load(w.ctx, w.conn); err != nil {
+			return err
+		}
 	}
 	if err := w.conn.QueryRowContext(w.ctx, `SELECT coalesce(max(blob_id), 0) FROM ct_raw`).Scan(&w.lastBlob); err != nil {
 		return fmt.Errorf("read ct_raw: %w", err)
@@ -328,8 +295,9 @@ func (w *writer) add(r fileResult) error {
 			blob = w.lastBlob
 			w.blobs = append(w.blobs, blobRow{blob, r.obj.source, r.codec, r.blob})
 		}
-		sp := r.spans[i]
-		if err := w.rows.add(e, w.principal(e), blob, sp.off, sp.n); err != nil {
+		k := w.keys(e)
+		k.blob, k.off, k.n = blob, r.spans[i].off, r.spans[i].n
+		if err := w.rows.add(e, k); err != nil {
 			return fmt.Errorf("store event %s from %s: %w", e.EventID, r.obj.source, err)
 		}
 		w.staged++
@@ -376,6 +344,11 @@ func (w *writer) send(wait bool) error {
 	}
 	rows, n := w.rows.seal(limit)
 	b, next := w.batch, batch{}
+	// Tuples first seen so far go with this batch, before or beside the
+	// rows (carried ones included) that use them.
+	for i, d := range w.dims {
+		b.dimRows[i] = d.take()
+	}
 	if n < b.staged {
 		// The rest of the rows start the next batch, with the files
 		// whose last rows are among them.
@@ -469,12 +442,11 @@ AND NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
 	}); err != nil {
 		return fmt.Errorf("store raw records: %w", err)
 	}
-	if err := w.appendRows("ct_principals", len(b.princ), func(i int) []driver.Value {
-		p := b.princ[i]
-		return []driver.Value{p.key, nullable(p.typ), nullable(p.arn), nullable(p.id),
-			nullable(p.onBehalfOf), nullable(p.session), nullable(p.actor), nullable(p.ent)}
-	}); err != nil {
-		return fmt.Errorf("store principals: %w", err)
+	for i, d := range w.dims {
+		rows := b.dimRows[i]
+		if err := w.appendRows(d.table, len(rows), func(j int) []driver.Value { return rows[j].values() }); err != nil {
+			return fmt.Errorf("store %s: %w", d.table, err)
+		}
 	}
 	if !w.direct && len(b.blobs) > 0 {
 		// A blob whose every event was already stored by an earlier load

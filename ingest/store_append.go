@@ -11,7 +11,6 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/jitscore/jitscore/ingest/internal/trail"
 	"github.com/jitscore/jitscore/models"
 )
 
@@ -19,7 +18,7 @@ import (
 // path, used when the binary is built without the duckdb_arrow tag.
 //
 // TODO(ingest-perf): the row Appender costs one cgo call per value (about
-// 0.5 µs per string, 13 per event), which caps this path near 50,000
+// 0.5 µs per value, 14 per event), which caps this path near 50,000
 // events/s; build with -tags duckdb_arrow (the Makefile does) for the
 // columnar path in store_arrow.go.
 type appendSink struct {
@@ -29,7 +28,7 @@ type appendSink struct {
 }
 
 func newRowSink(_ context.Context, conn *sql.Conn, table string) (rowSink, error) {
-	s := &appendSink{row: make([]driver.Value, 19)}
+	s := &appendSink{row: make([]driver.Value, 14)}
 	err := conn.Raw(func(dc any) error {
 		c, ok := dc.(driver.Conn)
 		if !ok {
@@ -49,7 +48,7 @@ func newRowSink(_ context.Context, conn *sql.Conn, table string) (rowSink, error
 }
 
 // add appends one event row, in ct_events column order.
-func (s *appendSink) add(e *models.Event, principal, blob int32, off int64, n int32) error {
+func (s *appendSink) add(e *models.Event, k rowKeys) error {
 	r := s.row
 	if u, ok := canonicalUUID(e.EventID); ok {
 		r[0], r[1] = duckdb.UUID(u), nil
@@ -57,26 +56,21 @@ func (s *appendSink) add(e *models.Event, principal, blob int32, off int64, n in
 		r[0], r[1] = nil, e.EventID
 	}
 	r[2] = e.EventTime
-	r[3] = nullable(e.EventSource)
-	r[4] = nullable(e.EventName)
-	r[5] = nullable(e.AWSRegion)
-	r[6] = nullable(e.AccountID)
+	r[3] = nullable(e.AWSRegion)
+	r[4] = nullable(e.AccountID)
 	if e.ReadOnly != nil {
-		r[7] = *e.ReadOnly
+		r[5] = *e.ReadOnly
 	} else {
-		r[7] = nil
+		r[5] = nil
 	}
-	r[8] = nullable(e.ErrorCode)
-	r[9] = nullable(e.ErrorMessage)
-	r[10] = nullable(e.SourceIP)
-	r[11] = nullable(trail.ParseIP(e.SourceIP))
-	r[12] = nullable(e.UserAgent)
-	r[13] = principal
-	r[14] = nullable(e.EventCategory)
-	r[15] = nullable(e.EventType)
-	r[16] = blob
-	r[17] = off
-	r[18] = n
+	r[6] = nullable(e.ErrorCode)
+	r[7] = nullable(e.ErrorMessage)
+	r[8] = k.action
+	r[9] = k.client
+	r[10] = k.principal
+	r[11] = k.blob
+	r[12] = k.off
+	r[13] = k.n
 	s.n++
 	return s.app.AppendRow(r...)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/jitscore/jitscore/ingest/internal/trail"
 	"github.com/jitscore/jitscore/models"
 )
 
@@ -47,12 +46,12 @@ var arrowSchema = func() *arrow.Schema {
 		{Name: "event_uuid", Type: &arrow.FixedSizeBinaryType{ByteWidth: 16}, Nullable: true, Metadata: uuid},
 		str("event_id"),
 		{Name: "event_time", Type: &arrow.TimestampType{Unit: arrow.Microsecond}},
-		str("event_source"), str("event_name"), str("aws_region"), str("account_id"),
+		str("aws_region"), str("account_id"),
 		{Name: "read_only", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
-		str("error_code"), str("error_message"), str("source_ip"), str("source_ip_parsed"),
-		str("user_agent"),
+		str("error_code"), str("error_message"),
+		{Name: "action_key", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "client_key", Type: arrow.PrimitiveTypes.Int32},
 		{Name: "principal_key", Type: arrow.PrimitiveTypes.Int32},
-		str("event_category"), str("event_type"),
 		{Name: "raw_blob", Type: arrow.PrimitiveTypes.Int32},
 		{Name: "raw_off", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "raw_len", Type: arrow.PrimitiveTypes.Int32},
@@ -124,7 +123,7 @@ func (s *arrowSink) text(i int, v string) {
 	s.str[i].Append(v)
 }
 
-func (s *arrowSink) add(e *models.Event, principal, blob int32, off int64, n int32) error {
+func (s *arrowSink) add(e *models.Event, k rowKeys) error {
 	if u, ok := canonicalUUID(e.EventID); ok {
 		s.uuid.Append(u[:])
 		s.str[1].AppendNull()
@@ -133,26 +132,21 @@ func (s *arrowSink) add(e *models.Event, principal, blob int32, off int64, n int
 		s.str[1].Append(e.EventID)
 	}
 	s.b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(e.EventTime.UnixMicro()))
-	s.text(3, e.EventSource)
-	s.text(4, e.EventName)
-	s.text(5, e.AWSRegion)
-	s.text(6, e.AccountID)
-	if ro := s.b.Field(7).(*array.BooleanBuilder); e.ReadOnly != nil {
+	s.text(3, e.AWSRegion)
+	s.text(4, e.AccountID)
+	if ro := s.b.Field(5).(*array.BooleanBuilder); e.ReadOnly != nil {
 		ro.Append(*e.ReadOnly)
 	} else {
 		ro.AppendNull()
 	}
-	s.text(8, e.ErrorCode)
-	s.text(9, e.ErrorMessage)
-	s.text(10, e.SourceIP)
-	s.text(11, trail.ParseIP(e.SourceIP))
-	s.text(12, e.UserAgent)
-	s.b.Field(13).(*array.Int32Builder).Append(principal)
-	s.text(14, e.EventCategory)
-	s.text(15, e.EventType)
-	s.b.Field(16).(*array.Int32Builder).Append(blob)
-	s.b.Field(17).(*array.Int64Builder).Append(off)
-	s.b.Field(18).(*array.Int32Builder).Append(n)
+	s.text(6, e.ErrorCode)
+	s.text(7, e.ErrorMessage)
+	s.b.Field(8).(*array.Int32Builder).Append(k.action)
+	s.b.Field(9).(*array.Int32Builder).Append(k.client)
+	s.b.Field(10).(*array.Int32Builder).Append(k.principal)
+	s.b.Field(11).(*array.Int32Builder).Append(k.blob)
+	s.b.Field(12).(*array.Int64Builder).Append(k.off)
+	s.b.Field(13).(*array.Int32Builder).Append(k.n)
 	s.n++
 	return nil
 }

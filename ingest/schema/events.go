@@ -24,6 +24,11 @@ package schema
 //	keeping those seven strings once instead of on every row took about
 //	a third of DuckDB's work out of the load.
 //
+// ct_actions     likewise each distinct (event_source, event_name,
+//
+//	event_type, event_category), and ct_clients each distinct
+//	(source_ip, source_ip_parsed, user_agent).
+//
 // ct_raw         the inputs the records came from, one row per file or
 //
 //	object that contributed events: its source (path or s3://bucket/key)
@@ -65,25 +70,20 @@ SELECT error('ct_events was written by an older jitscore that stored raw records
 FROM duckdb_tables() t
 WHERE t.table_name = 'ct_events' AND t.schema_name = 'main' AND NOT EXISTS (
 	SELECT 1 FROM duckdb_columns() c
-	WHERE c.table_name = 'ct_events' AND c.schema_name = 'main' AND c.column_name = 'principal_key');`})
+	WHERE c.table_name = 'ct_events' AND c.schema_name = 'main' AND c.column_name = 'action_key');`})
 	Register(Step{Order: 20, Name: "events", SQL: `
 CREATE TABLE IF NOT EXISTS ct_events (
 	event_uuid       UUID,
 	event_id         VARCHAR,
 	event_time       TIMESTAMP NOT NULL,
-	event_source     VARCHAR,
-	event_name       VARCHAR,
 	aws_region       VARCHAR,
 	account_id       VARCHAR,
 	read_only        BOOLEAN,
 	error_code       VARCHAR,
 	error_message    VARCHAR,
-	source_ip        VARCHAR,
-	source_ip_parsed VARCHAR,
-	user_agent       VARCHAR,
+	action_key       INTEGER NOT NULL,
+	client_key       INTEGER NOT NULL,
 	principal_key    INTEGER NOT NULL,
-	event_category   VARCHAR,
-	event_type       VARCHAR,
 	raw_blob         INTEGER NOT NULL,
 	raw_off          BIGINT NOT NULL,
 	raw_len          INTEGER NOT NULL
@@ -97,6 +97,19 @@ CREATE TABLE IF NOT EXISTS ct_principals (
 	session_name   VARCHAR,
 	actor_raw      VARCHAR,
 	entitlement    VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ct_actions (
+	action_key     INTEGER PRIMARY KEY,
+	event_source   VARCHAR,
+	event_name     VARCHAR,
+	event_type     VARCHAR,
+	event_category VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ct_clients (
+	client_key       INTEGER PRIMARY KEY,
+	source_ip        VARCHAR,
+	source_ip_parsed VARCHAR,
+	user_agent       VARCHAR
 );
 CREATE TABLE IF NOT EXISTS ct_raw (
 	blob_id INTEGER PRIMARY KEY,
@@ -126,16 +139,16 @@ CREATE OR REPLACE VIEW events AS
 SELECT
 	coalesce(e.event_id, CAST(e.event_uuid AS VARCHAR)) AS event_id,
 	e.event_time,
-	e.event_source,
-	e.event_name,
+	a.event_source,
+	a.event_name,
 	e.aws_region,
 	e.account_id,
 	e.read_only,
 	e.error_code,
 	e.error_message,
-	e.source_ip,
-	e.source_ip_parsed,
-	e.user_agent,
+	c.source_ip,
+	c.source_ip_parsed,
+	c.user_agent,
 	p.principal_type,
 	p.principal_arn,
 	p.principal_id,
@@ -144,12 +157,14 @@ SELECT
 	coalesce(k.user_id, p.actor_raw) AS actor,
 	p.actor_raw,
 	p.entitlement,
-	e.event_category,
-	e.event_type,
+	a.event_category,
+	a.event_type,
 	r.source,
 	CAST(jitscore_raw(e.raw_blob, e.raw_off, e.raw_len) AS JSON) AS raw
 FROM ct_events e
 JOIN ct_raw r ON r.blob_id = e.raw_blob
 JOIN ct_principals p ON p.principal_key = e.principal_key
+JOIN ct_actions a ON a.action_key = e.action_key
+JOIN ct_clients c ON c.client_key = e.client_key
 LEFT JOIN identity_keys k ON k.key = lower(p.actor_raw);`})
 }

@@ -1,0 +1,118 @@
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/zeebo/xxh3"
+)
+
+// dimension is one of the small tables that hold, once each, the tuples of
+// strings that CloudTrail repeats on millions of events (who acted, what
+// was called, from which client); ct_events keeps an INTEGER key and the
+// events view joins the table back. A key is found by the hash of the
+// tuple, so the load does one hash and one small-map lookup per event
+// instead of handing DuckDB the strings. Not safe for concurrent use.
+type dimension struct {
+	table string   // e.g. ct_principals
+	key   string   // its key column
+	cols  []string // its value columns, in tuple order
+
+	keys map[xxh3.Uint128]int32
+	last int32 // the highest key in use
+	buf  []byte
+	rows []dimRow // tuples first seen since the last take
+}
+
+// dimRow is a dimension row: its key and values ("" stored as NULL).
+type dimRow struct {
+	key  int32
+	vals []string
+}
+
+func newDimension(table, key string, cols ...string) *dimension {
+	return &dimension{table: table, key: key, cols: cols, keys: map[xxh3.Uint128]int32{}}
+}
+
+// hash identifies a tuple: each value is length-prefixed, so no two
+// different tuples share an encoding.
+func (d *dimension) hash(vals []string) xxh3.Uint128 {
+	b := d.buf[:0]
+	for _, v := range vals {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	d.buf = b
+	return xxh3.Hash128(b)
+}
+
+// id returns the key of vals (len(d.cols) values), giving a new tuple the
+// next key. vals may point into memory that is reused: a new tuple is
+// copied.
+func (d *dimension) id(vals []string) int32 {
+	h := d.hash(vals)
+	if k, ok := d.keys[h]; ok {
+		return k
+	}
+	d.last++
+	row := dimRow{key: d.last, vals: make([]string, len(vals))}
+	for i, v := range vals {
+		row.vals[i] = strings.Clone(v)
+	}
+	d.keys[h] = row.key
+	d.rows = append(d.rows, row)
+	return row.key
+}
+
+// take returns the tuples first seen since the last take, for the batch
+// that stores them.
+func (d *dimension) take() []dimRow {
+	r := d.rows
+	d.rows = nil
+	return r
+}
+
+// load reads the table's tuples into the key map.
+func (d *dimension) load(ctx context.Context, conn *sql.Conn) error {
+	sel := make([]string, len(d.cols))
+	for i, c := range d.cols {
+		sel[i] = "coalesce(" + c + ", '')"
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT "+d.key+", "+strings.Join(sel, ", ")+" FROM "+d.table)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", d.table, err)
+	}
+	defer rows.Close()
+	vals := make([]string, len(d.cols))
+	dest := make([]any, 1+len(d.cols))
+	var key int32
+	dest[0] = &key
+	for i := range vals {
+		dest[i+1] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read %s: %w", d.table, err)
+		}
+		d.keys[d.hash(vals)] = key
+		d.last = max(d.last, key)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", d.table, err)
+	}
+	return nil
+}
+
+// values returns row as the table's columns, for the Appender.
+func (row dimRow) values() []driver.Value {
+	out := make([]driver.Value, 1+len(row.vals))
+	out[0] = row.key
+	for i, v := range row.vals {
+		out[i+1] = nullable(v)
+	}
+	return out
+}
