@@ -20,7 +20,13 @@ import (
 type dimension struct {
 	table string   // e.g. ct_principals
 	key   string   // its key column
-	cols  []string // its value columns, in tuple order
+	cols  []string // its value columns, in tuple order, which is the table's column order
+	// derive, when set, computes the last columns of a new tuple from
+	// the ones given to id (which alone identify it), so that work done
+	// per tuple is not done per event.
+	derive func(vals []string) []string
+
+	nDerived int // how many columns derive adds
 
 	keys map[xxh3.Uint128]int32
 	last int32 // the highest key in use
@@ -38,6 +44,13 @@ func newDimension(table, key string, cols ...string) *dimension {
 	return &dimension{table: table, key: key, cols: cols, keys: map[xxh3.Uint128]int32{}}
 }
 
+// deriving sets the function that computes the last n columns of a new
+// tuple; it returns d.
+func (d *dimension) deriving(n int, f func(vals []string) []string) *dimension {
+	d.nDerived, d.derive = n, f
+	return d
+}
+
 // hash identifies a tuple: each value is length-prefixed, so no two
 // different tuples share an encoding.
 func (d *dimension) hash(vals []string) xxh3.Uint128 {
@@ -50,8 +63,8 @@ func (d *dimension) hash(vals []string) xxh3.Uint128 {
 	return xxh3.Hash128(b)
 }
 
-// id returns the key of vals (len(d.cols) values), giving a new tuple the
-// next key. vals may point into memory that is reused: a new tuple is
+// id returns the key of vals (the identifying columns' values), giving a
+// new tuple the next key. vals may point into memory that is reused: a new tuple is
 // copied.
 func (d *dimension) id(vals []string) int32 {
 	h := d.hash(vals)
@@ -59,9 +72,12 @@ func (d *dimension) id(vals []string) int32 {
 		return k
 	}
 	d.last++
-	row := dimRow{key: d.last, vals: make([]string, len(vals))}
+	row := dimRow{key: d.last, vals: make([]string, len(vals), len(d.cols))}
 	for i, v := range vals {
 		row.vals[i] = strings.Clone(v)
+	}
+	if d.derive != nil {
+		row.vals = append(row.vals, d.derive(row.vals)...)
 	}
 	d.keys[h] = row.key
 	d.rows = append(d.rows, row)
@@ -98,7 +114,7 @@ func (d *dimension) load(ctx context.Context, conn *sql.Conn) error {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("read %s: %w", d.table, err)
 		}
-		d.keys[d.hash(vals)] = key
+		d.keys[d.hash(vals[:len(vals)-d.nDerived])] = key
 		d.last = max(d.last, key)
 	}
 	if err := rows.Err(); err != nil {

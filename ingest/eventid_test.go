@@ -131,3 +131,94 @@ func TestPrincipalsAreStoredOnceAcrossLoads(t *testing.T) {
 		t.Errorf("principals %d, events %d, ana's %d, entitlement %q; want 3, 5, 3, aws:111122223333:DataRead", principals, events, ana, ent)
 	}
 }
+
+// TestClientsGiveEachEventItsAddressAndAgent loads events whose
+// sourceIPAddress is an IPv4 or IPv6 address, a service name or "AWS
+// Internal", with agents shared and not: each event reads back its own
+// text, the parsed address only where the text is one, and its agent.
+func TestClientsGiveEachEventItsAddressAndAgent(t *testing.T) {
+	t.Parallel()
+	type client struct{ ip, ua, parsed string }
+	want := map[string]client{
+		"c1": {"203.0.113.7", "aws-cli/2.24", "203.0.113.7"},
+		"c2": {"203.0.113.7", "Boto3/1.35", "203.0.113.7"},
+		"c3": {"2001:DB8::1", "aws-cli/2.24", "2001:db8::1"},
+		"c4": {"AWS Internal", "AWS Internal", ""},
+		"c5": {"s3.amazonaws.com", "s3.amazonaws.com", ""},
+		"c6": {"203.0.113.7", "aws-cli/2.24", "203.0.113.7"},
+	}
+	var lines strings.Builder
+	for id, c := range want {
+		lines.WriteString(`{"eventVersion":"1.09","eventID":"` + id + `","eventTime":"2026-03-09T09:00:00Z",` +
+			`"sourceIPAddress":"` + c.ip + `","userAgent":"` + c.ua + `"}` + "\n")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "c.jsonl"), []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := schema.Open(ctx, filepath.Join(t.TempDir(), "c.duckdb"), schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := LoadCloudTrail(ctx, db, []string{dir}, CloudTrailOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT event_id, source_ip, coalesce(source_ip_parsed, ''), user_agent FROM events`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var id string
+		var got client
+		if err := rows.Scan(&id, &got.ip, &got.parsed, &got.ua); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if got != want[id] {
+			t.Errorf("%s: got %+v, want %+v", id, got, want[id])
+		}
+	}
+	if n != len(want) {
+		t.Errorf("%d events, want %d", n, len(want))
+	}
+	var clients int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM ct_clients`).Scan(&clients); err != nil || clients != 5 {
+		t.Errorf("ct_clients rows = %d (%v), want 5 distinct (address, agent) pairs", clients, err)
+	}
+}
+
+// TestDimensionColumnsAreTheirTablesColumns pins that each dimension names
+// its table's columns in the table's order: its rows are appended by
+// position.
+func TestDimensionColumnsAreTheirTablesColumns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := schema.Open(ctx, ":memory:", schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, d := range newDimensions() {
+		rows, err := db.QueryContext(ctx, `SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index`, d.table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var c string
+			if err := rows.Scan(&c); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, c)
+		}
+		rows.Close()
+		want := append([]string{d.key}, d.cols...)
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s columns %v, dimension appends %v", d.table, got, want)
+		}
+	}
+}

@@ -131,7 +131,9 @@ func newDimensions() [numDims]*dimension {
 		dimAction: newDimension("ct_actions", "action_key",
 			"event_source", "event_name", "event_type", "event_category"),
 		dimClient: newDimension("ct_clients", "client_key",
-			"source_ip", "source_ip_parsed", "user_agent"),
+			"source_ip", "user_agent", "source_ip_parsed").deriving(1, func(v []string) []string {
+			return []string{trail.ParseIP(v[0])}
+		}),
 	}
 }
 
@@ -141,7 +143,7 @@ func (w *writer) keys(e *models.Event) (k rowKeys) {
 	k.principal = w.dims[dimPrincipal].id(p[:])
 	a := [...]string{e.EventSource, e.EventName, e.EventType, e.EventCategory}
 	k.action = w.dims[dimAction].id(a[:])
-	c := [...]string{e.SourceIP, trail.ParseIP(e.SourceIP), e.UserAgent}
+	c := [...]string{e.SourceIP, e.UserAgent}
 	k.client = w.dims[dimClient].id(c[:])
 	return k
 }

@@ -27,7 +27,7 @@ package schema
 // ct_actions     likewise each distinct (event_source, event_name,
 //
 //	event_type, event_category), and ct_clients each distinct
-//	(source_ip, source_ip_parsed, user_agent).
+//	(source_ip, user_agent and source_ip_parsed).
 //
 // ct_raw         the inputs the records came from, one row per file or
 //
@@ -108,8 +108,8 @@ CREATE TABLE IF NOT EXISTS ct_actions (
 CREATE TABLE IF NOT EXISTS ct_clients (
 	client_key       INTEGER PRIMARY KEY,
 	source_ip        VARCHAR,
-	source_ip_parsed VARCHAR,
-	user_agent       VARCHAR
+	user_agent       VARCHAR,
+	source_ip_parsed VARCHAR
 );
 CREATE TABLE IF NOT EXISTS ct_raw (
 	blob_id INTEGER PRIMARY KEY,
