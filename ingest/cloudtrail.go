@@ -257,14 +257,24 @@ type fileResult struct {
 // CPU time in page faults.
 var contentPool sync.Pool
 
-// release returns r's decompressed input to contentPool. r's events must
-// not be used after.
+// eventsPool recycles the per-file event slices (about 2 MB for a
+// delivery file of 5,000 events), for the same reason.
+var eventsPool sync.Pool
+
+// release returns r's decompressed input and its events slice to their
+// pools. r's events must not be used after.
 func (r *fileResult) release() {
 	if r.content != nil {
 		contentPool.Put(r.content)
 		r.content = nil
 	}
-	r.events = nil
+	if r.events != nil {
+		ev := r.events
+		clear(ev) // drop what the events point at
+		ev = ev[:0]
+		eventsPool.Put(&ev)
+		r.events = nil
+	}
 }
 
 // rawSpan is one record's bytes [off, off+n) in its blob's content.
@@ -345,6 +355,9 @@ func parseObject(ctx context.Context, o object) fileResult {
 			r.err = err
 		}
 		return r
+	}
+	if ev, _ := eventsPool.Get().(*[]models.Event); ev != nil {
+		r.events = *ev
 	}
 	res := trail.Scan(content, func(it *trail.Item) {
 		if it.Err != nil {
