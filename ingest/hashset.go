@@ -35,10 +35,28 @@ func (s *hashSet) add(h xxh3.Uint128) (had bool) {
 	}
 }
 
-// grow doubles the table (keeping it at most half full) and reinserts.
-func (s *hashSet) grow() {
+// reserve sizes the table for n hashes, so that a load whose size is
+// known does not regrow it (each regrowth touched a fresh table, page by
+// page: the load's largest source of page faults).
+func (s *hashSet) reserve(n int) {
+	size := 1024
+	for size < 2*n {
+		size *= 2
+	}
+	if size <= len(s.slots) {
+		return
+	}
 	old := s.slots
-	s.slots = make([]xxh3.Uint128, max(1024, 2*len(old)))
+	s.slots = nil
+	s.resize(size, old)
+}
+
+// grow doubles the table (keeping it at most half full) and reinserts.
+func (s *hashSet) grow() { s.resize(max(1024, 2*len(s.slots)), s.slots) }
+
+// resize makes a table of size slots (a power of two) holding old's hashes.
+func (s *hashSet) resize(size int, old []xxh3.Uint128) {
+	s.slots = make([]xxh3.Uint128, size)
 	s.n = 0
 	mask := uint64(len(s.slots) - 1)
 	for _, h := range old {

@@ -13,6 +13,7 @@ import (
 func TestHashSetKeepsEveryHashOnceThroughGrowth(t *testing.T) {
 	t.Parallel()
 	var s hashSet
+	s.reserve(100) // small, so that growth past it is exercised too
 	want := map[xxh3.Uint128]bool{}
 	add := func(h xxh3.Uint128) {
 		t.Helper()
@@ -30,6 +31,8 @@ func TestHashSetKeepsEveryHashOnceThroughGrowth(t *testing.T) {
 	}
 	add(xxh3.Uint128{})
 	add(xxh3.Uint128{})
+	s.reserve(200000) // a resize keeps every hash
+	s.reserve(10)     // and a smaller reserve is a no-op
 	if s.len() != len(want) {
 		t.Errorf("len = %d, want %d", s.len(), len(want))
 	}
