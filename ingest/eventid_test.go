@@ -222,3 +222,45 @@ func TestDimensionColumnsAreTheirTablesColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestPlacesGiveEachEventItsAccountAndRegion pins account_id (the
+// recipient account, else the principal's) and aws_region per event, read
+// back through ct_places.
+func TestPlacesGiveEachEventItsAccountAndRegion(t *testing.T) {
+	t.Parallel()
+	body := `{"eventVersion":"1.09","eventID":"p1","eventTime":"2026-03-09T09:00:00Z","awsRegion":"us-east-1","recipientAccountId":"111122223333"}
+{"eventVersion":"1.09","eventID":"p2","eventTime":"2026-03-09T09:00:00Z","awsRegion":"eu-west-1","recipientAccountId":"111122223333"}
+{"eventVersion":"1.09","eventID":"p3","eventTime":"2026-03-09T09:00:00Z","awsRegion":"eu-west-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::444455556666:user/ops","userName":"ops"}}
+{"eventVersion":"1.09","eventID":"p4","eventTime":"2026-03-09T09:00:00Z"}
+`
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "p.jsonl"), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := schema.Open(ctx, filepath.Join(t.TempDir(), "pl.duckdb"), schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := LoadCloudTrail(ctx, db, []string{dir}, CloudTrailOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT event_id || ' ' || coalesce(account_id, '-') || ' ' || coalesce(aws_region, '-') FROM events ORDER BY event_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	want := "p1 111122223333 us-east-1,p2 111122223333 eu-west-1,p3 444455556666 eu-west-1,p4 - -"
+	if strings.Join(got, ",") != want {
+		t.Errorf("got %v, want %s", got, want)
+	}
+}

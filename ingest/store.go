@@ -110,10 +110,10 @@ type quarRow struct{ source, position, reason, snippet string }
 // rowKeys are an event row's references: its dimension rows, and its
 // record's bytes [off, off+n) in the content of ct_raw blob.
 type rowKeys struct {
-	principal, action, client int32
-	blob                      int32
-	off                       int64
-	n                         int32
+	principal, action, client, place int32
+	blob                             int32
+	off                              int64
+	n                                int32
 }
 
 // The dimensions of ct_events, in the order of writer.dims.
@@ -121,6 +121,7 @@ const (
 	dimPrincipal = iota
 	dimAction
 	dimClient
+	dimPlace
 	numDims
 )
 
@@ -134,6 +135,7 @@ func newDimensions() [numDims]*dimension {
 			"source_ip", "user_agent", "source_ip_parsed").deriving(1, func(v []string) []string {
 			return []string{trail.ParseIP(v[0])}
 		}),
+		dimPlace: newDimension("ct_places", "place_key", "account_id", "aws_region"),
 	}
 }
 
@@ -145,6 +147,8 @@ func (w *writer) keys(e *models.Event) (k rowKeys) {
 	k.action = w.dims[dimAction].id(a[:])
 	c := [...]string{e.SourceIP, e.UserAgent}
 	k.client = w.dims[dimClient].id(c[:])
+	l := [...]string{e.AccountID, e.AWSRegion}
+	k.place = w.dims[dimPlace].id(l[:])
 	return k
 }
 

@@ -18,7 +18,7 @@ import (
 // path, used when the binary is built without the duckdb_arrow tag.
 //
 // TODO(ingest-perf): the row Appender costs one cgo call per value (about
-// 0.5 µs per value, 14 per event), which caps this path near 50,000
+// 0.5 µs per value, 13 per event), which caps this path near 50,000
 // events/s; build with -tags duckdb_arrow (the Makefile does) for the
 // columnar path in store_arrow.go.
 type appendSink struct {
@@ -28,7 +28,7 @@ type appendSink struct {
 }
 
 func newRowSink(_ context.Context, conn *sql.Conn, table string) (rowSink, error) {
-	s := &appendSink{row: make([]driver.Value, 14)}
+	s := &appendSink{row: make([]driver.Value, 13)}
 	err := conn.Raw(func(dc any) error {
 		c, ok := dc.(driver.Conn)
 		if !ok {
@@ -56,21 +56,20 @@ func (s *appendSink) add(e *models.Event, k rowKeys) error {
 		r[0], r[1] = nil, e.EventID
 	}
 	r[2] = e.EventTime
-	r[3] = nullable(e.AWSRegion)
-	r[4] = nullable(e.AccountID)
+	r[3] = k.place
 	if e.ReadOnly != nil {
-		r[5] = *e.ReadOnly
+		r[4] = *e.ReadOnly
 	} else {
-		r[5] = nil
+		r[4] = nil
 	}
-	r[6] = nullable(e.ErrorCode)
-	r[7] = nullable(e.ErrorMessage)
-	r[8] = k.action
-	r[9] = k.client
-	r[10] = k.principal
-	r[11] = k.blob
-	r[12] = k.off
-	r[13] = k.n
+	r[5] = nullable(e.ErrorCode)
+	r[6] = nullable(e.ErrorMessage)
+	r[7] = k.action
+	r[8] = k.client
+	r[9] = k.principal
+	r[10] = k.blob
+	r[11] = k.off
+	r[12] = k.n
 	s.n++
 	return s.app.AppendRow(r...)
 }

@@ -46,7 +46,7 @@ var arrowSchema = func() *arrow.Schema {
 		{Name: "event_uuid", Type: &arrow.FixedSizeBinaryType{ByteWidth: 16}, Nullable: true, Metadata: uuid},
 		str("event_id"),
 		{Name: "event_time", Type: &arrow.TimestampType{Unit: arrow.Microsecond}},
-		str("aws_region"), str("account_id"),
+		{Name: "place_key", Type: arrow.PrimitiveTypes.Int32},
 		{Name: "read_only", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
 		str("error_code"), str("error_message"),
 		{Name: "action_key", Type: arrow.PrimitiveTypes.Int32},
@@ -132,21 +132,20 @@ func (s *arrowSink) add(e *models.Event, k rowKeys) error {
 		s.str[1].Append(e.EventID)
 	}
 	s.b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(e.EventTime.UnixMicro()))
-	s.text(3, e.AWSRegion)
-	s.text(4, e.AccountID)
-	if ro := s.b.Field(5).(*array.BooleanBuilder); e.ReadOnly != nil {
+	s.b.Field(3).(*array.Int32Builder).Append(k.place)
+	if ro := s.b.Field(4).(*array.BooleanBuilder); e.ReadOnly != nil {
 		ro.Append(*e.ReadOnly)
 	} else {
 		ro.AppendNull()
 	}
-	s.text(6, e.ErrorCode)
-	s.text(7, e.ErrorMessage)
-	s.b.Field(8).(*array.Int32Builder).Append(k.action)
-	s.b.Field(9).(*array.Int32Builder).Append(k.client)
-	s.b.Field(10).(*array.Int32Builder).Append(k.principal)
-	s.b.Field(11).(*array.Int32Builder).Append(k.blob)
-	s.b.Field(12).(*array.Int64Builder).Append(k.off)
-	s.b.Field(13).(*array.Int32Builder).Append(k.n)
+	s.text(5, e.ErrorCode)
+	s.text(6, e.ErrorMessage)
+	s.b.Field(7).(*array.Int32Builder).Append(k.action)
+	s.b.Field(8).(*array.Int32Builder).Append(k.client)
+	s.b.Field(9).(*array.Int32Builder).Append(k.principal)
+	s.b.Field(10).(*array.Int32Builder).Append(k.blob)
+	s.b.Field(11).(*array.Int64Builder).Append(k.off)
+	s.b.Field(12).(*array.Int32Builder).Append(k.n)
 	s.n++
 	return nil
 }

@@ -27,7 +27,8 @@ package schema
 // ct_actions     likewise each distinct (event_source, event_name,
 //
 //	event_type, event_category), and ct_clients each distinct
-//	(source_ip, user_agent and source_ip_parsed).
+//	(source_ip, user_agent and source_ip_parsed), and ct_places each
+//	distinct (account_id, aws_region).
 //
 // ct_raw         the inputs the records came from, one row per file or
 //
@@ -70,14 +71,13 @@ SELECT error('ct_events was written by an older jitscore that stored raw records
 FROM duckdb_tables() t
 WHERE t.table_name = 'ct_events' AND t.schema_name = 'main' AND NOT EXISTS (
 	SELECT 1 FROM duckdb_columns() c
-	WHERE c.table_name = 'ct_events' AND c.schema_name = 'main' AND c.column_name = 'action_key');`})
+	WHERE c.table_name = 'ct_events' AND c.schema_name = 'main' AND c.column_name = 'place_key');`})
 	Register(Step{Order: 20, Name: "events", SQL: `
 CREATE TABLE IF NOT EXISTS ct_events (
 	event_uuid       UUID,
 	event_id         VARCHAR,
 	event_time       TIMESTAMP NOT NULL,
-	aws_region       VARCHAR,
-	account_id       VARCHAR,
+	place_key        INTEGER NOT NULL,
 	read_only        BOOLEAN,
 	error_code       VARCHAR,
 	error_message    VARCHAR,
@@ -111,6 +111,11 @@ CREATE TABLE IF NOT EXISTS ct_clients (
 	user_agent       VARCHAR,
 	source_ip_parsed VARCHAR
 );
+CREATE TABLE IF NOT EXISTS ct_places (
+	place_key  INTEGER PRIMARY KEY,
+	account_id VARCHAR,
+	aws_region VARCHAR
+);
 CREATE TABLE IF NOT EXISTS ct_raw (
 	blob_id INTEGER PRIMARY KEY,
 	source  VARCHAR NOT NULL,
@@ -141,8 +146,8 @@ SELECT
 	e.event_time,
 	a.event_source,
 	a.event_name,
-	e.aws_region,
-	e.account_id,
+	l.aws_region,
+	l.account_id,
 	e.read_only,
 	e.error_code,
 	e.error_message,
@@ -166,5 +171,6 @@ JOIN ct_raw r ON r.blob_id = e.raw_blob
 JOIN ct_principals p ON p.principal_key = e.principal_key
 JOIN ct_actions a ON a.action_key = e.action_key
 JOIN ct_clients c ON c.client_key = e.client_key
+JOIN ct_places l ON l.place_key = e.place_key
 LEFT JOIN identity_keys k ON k.key = lower(p.actor_raw);`})
 }
