@@ -7,15 +7,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
-
-	"github.com/zeebo/xxh3"
 )
 
 // dimension is one of the small tables that hold, once each, the tuples of
 // strings that CloudTrail repeats on millions of events (who acted, what
 // was called, from which client); ct_events keeps an INTEGER key and the
 // events view joins the table back. A key is found by the hash of the
-// tuple, so the load does one hash and one small-map lookup per event
+// tuple's encoding, so the load does one small-map lookup per event
 // instead of handing DuckDB the strings. Not safe for concurrent use.
 type dimension struct {
 	table string   // e.g. ct_principals
@@ -28,8 +26,8 @@ type dimension struct {
 
 	nDerived int // how many columns derive adds
 
-	keys map[xxh3.Uint128]int32
-	last int32 // the highest key in use
+	keys map[string]int32 // by the tuple's encoding (encode)
+	last int32            // the highest key in use
 	buf  []byte
 	rows []dimRow // tuples first seen since the last take
 }
@@ -41,7 +39,7 @@ type dimRow struct {
 }
 
 func newDimension(table, key string, cols ...string) *dimension {
-	return &dimension{table: table, key: key, cols: cols, keys: map[xxh3.Uint128]int32{}}
+	return &dimension{table: table, key: key, cols: cols, keys: map[string]int32{}}
 }
 
 // deriving sets the function that computes the last n columns of a new
@@ -51,24 +49,25 @@ func (d *dimension) deriving(n int, f func(vals []string) []string) *dimension {
 	return d
 }
 
-// hash identifies a tuple: each value is length-prefixed, so no two
-// different tuples share an encoding.
-func (d *dimension) hash(vals []string) xxh3.Uint128 {
+// encode writes a tuple into d.buf: each value length-prefixed, so no
+// two different tuples share an encoding. The map compares encodings on a
+// hash match, so keys are exact.
+func (d *dimension) encode(vals []string) []byte {
 	b := d.buf[:0]
 	for _, v := range vals {
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
 	d.buf = b
-	return xxh3.Hash128(b)
+	return b
 }
 
 // id returns the key of vals (the identifying columns' values), giving a
 // new tuple the next key. vals may point into memory that is reused: a new tuple is
 // copied.
 func (d *dimension) id(vals []string) int32 {
-	h := d.hash(vals)
-	if k, ok := d.keys[h]; ok {
+	enc := d.encode(vals)
+	if k, ok := d.keys[string(enc)]; ok { // no allocation: a lookup
 		return k
 	}
 	d.last++
@@ -79,7 +78,7 @@ func (d *dimension) id(vals []string) int32 {
 	if d.derive != nil {
 		row.vals = append(row.vals, d.derive(row.vals)...)
 	}
-	d.keys[h] = row.key
+	d.keys[string(enc)] = row.key
 	d.rows = append(d.rows, row)
 	return row.key
 }
@@ -114,7 +113,7 @@ func (d *dimension) load(ctx context.Context, conn *sql.Conn) error {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("read %s: %w", d.table, err)
 		}
-		d.keys[d.hash(vals[:len(vals)-d.nDerived])] = key
+		d.keys[string(d.encode(vals[:len(vals)-d.nDerived]))] = key
 		d.last = max(d.last, key)
 	}
 	if err := rows.Err(); err != nil {
