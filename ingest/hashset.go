@@ -57,6 +57,7 @@ func (s *hashSet) grow() { s.resize(max(1024, 2*len(s.slots)), s.slots) }
 // resize makes a table of size slots (a power of two) holding old's hashes.
 func (s *hashSet) resize(size int, old []xxh3.Uint128) {
 	s.slots = make([]xxh3.Uint128, size)
+	adviseHugePages(s.slots)
 	s.n = 0
 	mask := uint64(len(s.slots) - 1)
 	for _, h := range old {
