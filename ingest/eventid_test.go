@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jitscore/jitscore/ingest/internal/trail"
 	"github.com/jitscore/jitscore/ingest/schema"
 )
 
@@ -225,7 +226,8 @@ func TestDimensionColumnsAreTheirTablesColumns(t *testing.T) {
 
 // TestPlacesGiveEachEventItsAccountAndRegion pins account_id (the
 // recipient account, else the principal's) and aws_region per event, read
-// back through ct_places.
+// back through ct_places, and principal_type Unknown where the record
+// names none.
 func TestPlacesGiveEachEventItsAccountAndRegion(t *testing.T) {
 	t.Parallel()
 	body := `{"eventVersion":"1.09","eventID":"p1","eventTime":"2026-03-09T09:00:00Z","awsRegion":"us-east-1","recipientAccountId":"111122223333"}
@@ -246,7 +248,7 @@ func TestPlacesGiveEachEventItsAccountAndRegion(t *testing.T) {
 	if _, err := LoadCloudTrail(ctx, db, []string{dir}, CloudTrailOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT event_id || ' ' || coalesce(account_id, '-') || ' ' || coalesce(aws_region, '-') FROM events ORDER BY event_id`)
+	rows, err := db.QueryContext(ctx, `SELECT event_id || ' ' || coalesce(account_id, '-') || ' ' || coalesce(aws_region, '-') || ' ' || principal_type FROM events ORDER BY event_id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,8 +261,27 @@ func TestPlacesGiveEachEventItsAccountAndRegion(t *testing.T) {
 		}
 		got = append(got, s)
 	}
-	want := "p1 111122223333 us-east-1,p2 111122223333 eu-west-1,p3 444455556666 eu-west-1,p4 - -"
+	want := "p1 111122223333 us-east-1 Unknown,p2 111122223333 eu-west-1 Unknown,p3 444455556666 eu-west-1 IAMUser,p4 - - Unknown"
 	if strings.Join(got, ",") != want {
 		t.Errorf("got %v, want %s", got, want)
+	}
+}
+
+// TestScrubbedSSOSessionTakesItsRoleFromTheIssuer pins the entitlement of
+// an IAM Identity Center session whose ARN an export scrubbed (the role
+// part gone, as in one of the public datasets): the session issuer still
+// names AWSReservedSSO_<PermissionSet>_<suffix>.
+func TestScrubbedSSOSessionTakesItsRoleFromTheIssuer(t *testing.T) {
+	t.Parallel()
+	e, err := trail.ParseRecord([]byte(`{"eventVersion":"1.08","eventID":"s1","eventTime":"2022-03-09T09:00:00Z",
+"userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLE:someone@example.com",
+"arn":"arn:aws:sts::844015365555:assumed-role/AWSReservedSSOsomeone@example.com","accountId":"844015365555",
+"sessionContext":{"sessionIssuer":{"type":"Role","userName":"AWSReservedSSO_account-admin_599c9e90e350d2ff",
+"arn":"arn:aws:iam::844015365555:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_account-admin_599c9e90e350d2ff"}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Entitlement != "aws:844015365555:account-admin" || e.Actor != "someone@example.com" {
+		t.Errorf("entitlement %q, actor %q; want aws:844015365555:account-admin and someone@example.com", e.Entitlement, e.Actor)
 	}
 }

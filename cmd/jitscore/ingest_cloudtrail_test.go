@@ -84,6 +84,35 @@ func TestIngestCloudTrailPrintsJSONSummaryAndSQLReadsIt(t *testing.T) {
 	}
 }
 
+// TestSQLGivesJSONAsItsTextInEveryFormat pins that a JSON value (the
+// events view's raw) is printed with its keys in their own order, in all
+// three formats, and that a query ending in a line comment still runs.
+func TestSQLGivesJSONAsItsTextInEveryFormat(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rec := `{"eventVersion":"1.09","eventTime":"2026-03-09T09:00:00Z","eventID":"z1","zeta":1,"alpha":{"y":2,"b":3}}`
+	if err := os.WriteFile(filepath.Join(dir, "r.jsonl"), []byte(rec+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "k.duckdb")
+	if _, _, err := ctRun(t, "ingest", "cloudtrail", "--db", db, dir); err != nil {
+		t.Fatal(err)
+	}
+	for format, want := range map[string]string{
+		"json":  `{"raw":` + rec + `,"id":"z1"}` + "\n",
+		"csv":   "raw,id\n\"" + strings.ReplaceAll(rec, `"`, `""`) + "\",z1\n",
+		"table": "raw" + strings.Repeat(" ", len(rec)-1) + "id\n" + rec + "  z1\n",
+	} {
+		out, _, err := ctRun(t, "sql", "--db", db, "--format", format, "SELECT raw, event_id AS id FROM events -- the record")
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if out != want {
+			t.Errorf("%s:\n%s\nwant:\n%s", format, out, want)
+		}
+	}
+}
+
 // TestSQLRefusesAnythingButOneReadOnlyQuery pins the statements sql refuses.
 func TestSQLRefusesAnythingButOneReadOnlyQuery(t *testing.T) {
 	t.Parallel()
@@ -203,5 +232,19 @@ func TestWriteRowsFormatsValues(t *testing.T) {
 	}
 	if err := writeRows(&bytes.Buffer{}, "xml", cols, rows); err == nil {
 		t.Error("unknown format accepted")
+	}
+}
+
+// TestHelpPrintsUsageOnStdout pins that asked-for usage is output (it can
+// be paged), while a missing command is an error with usage on stderr.
+func TestHelpPrintsUsageOnStdout(t *testing.T) {
+	t.Parallel()
+	out, _, err := ctRun(t, "help")
+	if err != nil || !strings.Contains(out, "usage: jitscore") || !strings.Contains(out, "ingest ") {
+		t.Errorf("help: err %v, stdout %q; want the usage on stdout", err, out)
+	}
+	out, errOut, err := ctRun(t)
+	if err == nil || out != "" || !strings.Contains(errOut, "usage: jitscore") {
+		t.Errorf("no command: err %v, stdout %q, stderr %d bytes; want an error and usage on stderr", err, out, len(errOut))
 	}
 }

@@ -56,11 +56,13 @@ func (e usageError) Error() string { return e.msg }
 
 // Run dispatches args (without the program name) to a subcommand.
 func Run(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		printUsage(env.Stderr)
-		if len(args) == 0 {
-			return usageError{"no command given"}
-		}
+		return usageError{"no command given"}
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		// Asked for: the usage is the output, so it goes to stdout.
+		printUsage(env.Stdout)
 		return nil
 	}
 	if args[0] == "version" || args[0] == "--version" {

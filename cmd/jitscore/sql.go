@@ -47,9 +47,20 @@ func runSQL(ctx context.Context, env *Env, args []string) error {
 	if err := checkReadOnlyQuery(ctx, db, query); err != nil {
 		return err
 	}
+	query, jsonCols, err := jsonAsText(ctx, db, query)
+	if err != nil {
+		return fmt.Errorf("sql: %w", err)
+	}
 	columns, rows, err := queryAll(ctx, db, query)
 	if err != nil {
 		return fmt.Errorf("sql: %w", err)
+	}
+	for _, r := range rows {
+		for _, i := range jsonCols {
+			if s, ok := r[i].(string); ok {
+				r[i] = json.RawMessage(s)
+			}
+		}
 	}
 	if err := writeRows(env.Stdout, c.format, columns, rows); err != nil {
 		return err
@@ -110,6 +121,51 @@ func checkReadOnlyQuery(ctx context.Context, db *sql.DB, query string) error {
 	}
 	// Reading files, URLs and extensions is refused by confine, not here.
 	return nil
+}
+
+// jsonAsText rewrites an already checked query so that its JSON columns
+// come back as their text: the driver decodes a JSON value into Go maps,
+// which would reorder an object's keys (the events view's raw is the
+// record as delivered). It returns the rewritten query and the positions
+// of those columns; a query without JSON columns is returned unchanged.
+func jsonAsText(ctx context.Context, db *sql.DB, query string) (string, []int, error) {
+	rows, err := db.QueryContext(ctx, "DESCRIBE "+query)
+	if err != nil {
+		return query, nil, nil // not describable: run it as it is
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", nil, err
+	}
+	var sel []string
+	var jsonCols []int
+	for i := 0; rows.Next(); i++ {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for j := range vals {
+			ptrs[j] = &vals[j]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", nil, err
+		}
+		name, _ := vals[0].(string)
+		typ, _ := vals[1].(string)
+		ref := fmt.Sprintf("#%d", i+1)
+		if typ == "JSON" {
+			jsonCols = append(jsonCols, i)
+			ref = fmt.Sprintf(`CAST(#%d AS VARCHAR) AS "%s"`, i+1, strings.ReplaceAll(name, `"`, `""`))
+		}
+		sel = append(sel, ref)
+	}
+	if err := rows.Err(); err != nil {
+		return "", nil, err
+	}
+	if len(jsonCols) == 0 {
+		return query, nil, nil
+	}
+	// Newlines keep a trailing line comment from swallowing the paren.
+	return "SELECT " + strings.Join(sel, ", ") + " FROM (\n" + strings.TrimRight(strings.TrimSpace(query), ";") + "\n)", jsonCols, nil
 }
 
 // queryAll runs query and returns its columns and every row.

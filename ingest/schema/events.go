@@ -154,7 +154,7 @@ SELECT
 	c.source_ip,
 	c.source_ip_parsed,
 	c.user_agent,
-	p.principal_type,
+	coalesce(p.principal_type, 'Unknown') AS principal_type,
 	p.principal_arn,
 	p.principal_id,
 	p.on_behalf_of,

@@ -550,7 +550,10 @@ func resolve(e *models.Event, a *arena, userName, invokedBy, issuerName, account
 		if session == "" {
 			session = afterColon(e.PrincipalID)
 		}
-		if role == "" {
+		// The session issuer names the role itself, and stays intact in
+		// exports that scrub the ARN (seen in public datasets:
+		// "assumed-role/AWSReservedSSO<user>" with no role part left).
+		if issuerName != "" {
 			role = issuerName
 		}
 		e.SessionName = session
