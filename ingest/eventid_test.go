@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,6 +12,40 @@ import (
 	"github.com/jitscore/jitscore/ingest/internal/trail"
 	"github.com/jitscore/jitscore/ingest/schema"
 )
+
+// writeInputs writes files (name to content) into a new directory and
+// returns it.
+func writeInputs(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// openFileDB opens a new database file, closed when the test ends.
+func openFileDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := schema.Open(context.Background(), filepath.Join(t.TempDir(), "t.duckdb"), schema.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// loadInto runs one load of srcs into db.
+func loadInto(t *testing.T, db *sql.DB, srcs ...string) Summary {
+	t.Helper()
+	sum, err := LoadCloudTrail(context.Background(), db, srcs, CloudTrailOptions{})
+	if err != nil {
+		t.Fatalf("load %v: %v", srcs, err)
+	}
+	return sum
+}
 
 // TestCanonicalUUIDTakesOnlyTextThatRoundTrips pins which eventIDs are
 // stored as UUIDs: only the lower-case hyphenated form that DuckDB prints
@@ -44,24 +79,14 @@ func TestEventIDsOfEveryFormComeBackExactlyAndDeduplicate(t *testing.T) {
 	for _, id := range ids {
 		lines.WriteString(`{"eventVersion":"1.09","eventID":"` + id + `","eventTime":"2026-03-09T09:00:00Z","eventName":"GetObject"}` + "\n")
 	}
-	dir := t.TempDir()
-	for _, name := range []string{"a.jsonl", "b.jsonl"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(lines.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := writeInputs(t, map[string]string{"a.jsonl": lines.String(), "b.jsonl": lines.String()})
 	ctx := context.Background()
-	db, err := schema.Open(ctx, filepath.Join(t.TempDir(), "ids.duckdb"), schema.Options{})
-	if err != nil {
-		t.Fatal(err)
+	db := openFileDB(t)
+	if sum := loadInto(t, db, filepath.Join(dir, "a.jsonl")); sum.EventsLoaded != len(ids) {
+		t.Fatalf("first load: %+v", sum)
 	}
-	defer db.Close()
-	if sum, err := LoadCloudTrail(ctx, db, []string{filepath.Join(dir, "a.jsonl")}, CloudTrailOptions{}); err != nil || sum.EventsLoaded != len(ids) {
-		t.Fatalf("first load: %+v, %v", sum, err)
-	}
-	sum, err := LoadCloudTrail(ctx, db, []string{filepath.Join(dir, "b.jsonl")}, CloudTrailOptions{})
-	if err != nil || sum.EventsLoaded != 0 || sum.Duplicates != len(ids) {
-		t.Fatalf("second load of the same IDs: %+v, %v; want all duplicates", sum, err)
+	if sum := loadInto(t, db, filepath.Join(dir, "b.jsonl")); sum.EventsLoaded != 0 || sum.Duplicates != len(ids) {
+		t.Fatalf("second load of the same IDs: %+v; want all duplicates", sum)
 	}
 	rows, err := db.QueryContext(ctx, `SELECT event_id FROM events ORDER BY event_id`)
 	if err != nil {
@@ -99,27 +124,14 @@ func TestPrincipalsAreStoredOnceAcrossLoads(t *testing.T) {
 			`"arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_DataRead_0123456789abcdef/` + user + `",` +
 			`"accountId":"111122223333"}}` + "\n"
 	}
-	dir := t.TempDir()
-	files := map[string]string{
+	dir := writeInputs(t, map[string]string{
 		"a.jsonl": ev("a1", "ana@corp.example") + ev("a2", "ana@corp.example") + ev("a3", "bo@corp.example"),
 		"b.jsonl": ev("b1", "ana@corp.example") + ev("b2", "cy@corp.example"),
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	ctx := context.Background()
-	db, err := schema.Open(ctx, filepath.Join(t.TempDir(), "p.duckdb"), schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, name := range []string{"a.jsonl", "b.jsonl"} {
-		if _, err := LoadCloudTrail(ctx, db, []string{filepath.Join(dir, name)}, CloudTrailOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db := openFileDB(t)
+	loadInto(t, db, filepath.Join(dir, "a.jsonl"))
+	loadInto(t, db, filepath.Join(dir, "b.jsonl"))
 	var principals, events, ana int
 	var ent string
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM ct_principals`).Scan(&principals); err != nil {
@@ -153,19 +165,9 @@ func TestClientsGiveEachEventItsAddressAndAgent(t *testing.T) {
 		lines.WriteString(`{"eventVersion":"1.09","eventID":"` + id + `","eventTime":"2026-03-09T09:00:00Z",` +
 			`"sourceIPAddress":"` + c.ip + `","userAgent":"` + c.ua + `"}` + "\n")
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "c.jsonl"), []byte(lines.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	db, err := schema.Open(ctx, filepath.Join(t.TempDir(), "c.duckdb"), schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := LoadCloudTrail(ctx, db, []string{dir}, CloudTrailOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	db := openFileDB(t)
+	loadInto(t, db, writeInputs(t, map[string]string{"c.jsonl": lines.String()}))
 	rows, err := db.QueryContext(ctx, `SELECT event_id, source_ip, coalesce(source_ip_parsed, ''), user_agent FROM events`)
 	if err != nil {
 		t.Fatal(err)
@@ -235,19 +237,9 @@ func TestPlacesGiveEachEventItsAccountAndRegion(t *testing.T) {
 {"eventVersion":"1.09","eventID":"p3","eventTime":"2026-03-09T09:00:00Z","awsRegion":"eu-west-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::444455556666:user/ops","userName":"ops"}}
 {"eventVersion":"1.09","eventID":"p4","eventTime":"2026-03-09T09:00:00Z"}
 `
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "p.jsonl"), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	db, err := schema.Open(ctx, filepath.Join(t.TempDir(), "pl.duckdb"), schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := LoadCloudTrail(ctx, db, []string{dir}, CloudTrailOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	db := openFileDB(t)
+	loadInto(t, db, writeInputs(t, map[string]string{"p.jsonl": body}))
 	rows, err := db.QueryContext(ctx, `SELECT event_id || ' ' || coalesce(account_id, '-') || ' ' || coalesce(aws_region, '-') || ' ' || principal_type FROM events ORDER BY event_id`)
 	if err != nil {
 		t.Fatal(err)

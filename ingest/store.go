@@ -512,26 +512,37 @@ func (w *writer) appendRows(table string, n int, row func(i int) []driver.Value)
 	if n == 0 {
 		return nil
 	}
-	return w.conn.Raw(func(dc any) error {
+	app, err := newAppender(w.conn, table)
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		if err := app.AppendRow(row(i)...); err != nil {
+			app.Close()
+			return fmt.Errorf("%s row %d: %w", table, i+1, err)
+		}
+	}
+	if err := app.Close(); err != nil {
+		return fmt.Errorf("append to %s: %w", table, err)
+	}
+	return nil
+}
+
+// newAppender opens DuckDB's Appender on table, on conn's connection (so
+// in its open transaction, if any).
+func newAppender(conn *sql.Conn, table string) (app *duckdb.Appender, err error) {
+	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(driver.Conn)
 		if !ok {
 			return errors.New("duckdb connection expected")
 		}
-		app, err := duckdb.NewAppenderFromConn(c, "", table)
+		app, err = duckdb.NewAppenderFromConn(c, "", table)
 		if err != nil {
 			return fmt.Errorf("appender on %s: %w", table, err)
 		}
-		for i := range n {
-			if err := app.AppendRow(row(i)...); err != nil {
-				app.Close()
-				return fmt.Errorf("%s row %d: %w", table, i+1, err)
-			}
-		}
-		if err := app.Close(); err != nil {
-			return fmt.Errorf("append to %s: %w", table, err)
-		}
 		return nil
 	})
+	return app, err
 }
 
 // filesPerStatement bounds the rows of one ct_files statement.

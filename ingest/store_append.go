@@ -6,8 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
-	"fmt"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -28,23 +26,11 @@ type appendSink struct {
 }
 
 func newRowSink(_ context.Context, conn *sql.Conn, table string) (rowSink, error) {
-	s := &appendSink{row: make([]driver.Value, 13)}
-	err := conn.Raw(func(dc any) error {
-		c, ok := dc.(driver.Conn)
-		if !ok {
-			return errors.New("duckdb connection expected")
-		}
-		app, err := duckdb.NewAppenderFromConn(c, "", table)
-		if err != nil {
-			return fmt.Errorf("appender on %s: %w", table, err)
-		}
-		s.app = app
-		return nil
-	})
+	app, err := newAppender(conn, table)
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return &appendSink{app: app, row: make([]driver.Value, 13)}, nil
 }
 
 // add appends one event row, in ct_events column order.
