@@ -26,17 +26,6 @@ func writeInputs(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// openFileDB opens a new database file, closed when the test ends.
-func openFileDB(t *testing.T) *sql.DB {
-	t.Helper()
-	db, err := schema.Open(context.Background(), filepath.Join(t.TempDir(), "t.duckdb"), schema.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // loadInto runs one load of srcs into db.
 func loadInto(t *testing.T, db *sql.DB, srcs ...string) Summary {
 	t.Helper()
@@ -81,7 +70,7 @@ func TestEventIDsOfEveryFormComeBackExactlyAndDeduplicate(t *testing.T) {
 	}
 	dir := writeInputs(t, map[string]string{"a.jsonl": lines.String(), "b.jsonl": lines.String()})
 	ctx := context.Background()
-	db := openFileDB(t)
+	db := ctOpenDB(t)
 	if sum := loadInto(t, db, filepath.Join(dir, "a.jsonl")); sum.EventsLoaded != len(ids) {
 		t.Fatalf("first load: %+v", sum)
 	}
@@ -129,7 +118,7 @@ func TestPrincipalsAreStoredOnceAcrossLoads(t *testing.T) {
 		"b.jsonl": ev("b1", "ana@corp.example") + ev("b2", "cy@corp.example"),
 	})
 	ctx := context.Background()
-	db := openFileDB(t)
+	db := ctOpenDB(t)
 	loadInto(t, db, filepath.Join(dir, "a.jsonl"))
 	loadInto(t, db, filepath.Join(dir, "b.jsonl"))
 	var principals, events, ana int
@@ -166,7 +155,7 @@ func TestClientsGiveEachEventItsAddressAndAgent(t *testing.T) {
 			`"sourceIPAddress":"` + c.ip + `","userAgent":"` + c.ua + `"}` + "\n")
 	}
 	ctx := context.Background()
-	db := openFileDB(t)
+	db := ctOpenDB(t)
 	loadInto(t, db, writeInputs(t, map[string]string{"c.jsonl": lines.String()}))
 	rows, err := db.QueryContext(ctx, `SELECT event_id, source_ip, coalesce(source_ip_parsed, ''), user_agent FROM events`)
 	if err != nil {
@@ -238,7 +227,7 @@ func TestPlacesGiveEachEventItsAccountAndRegion(t *testing.T) {
 {"eventVersion":"1.09","eventID":"p4","eventTime":"2026-03-09T09:00:00Z"}
 `
 	ctx := context.Background()
-	db := openFileDB(t)
+	db := ctOpenDB(t)
 	loadInto(t, db, writeInputs(t, map[string]string{"p.jsonl": body}))
 	rows, err := db.QueryContext(ctx, `SELECT event_id || ' ' || coalesce(account_id, '-') || ' ' || coalesce(aws_region, '-') || ' ' || principal_type FROM events ORDER BY event_id`)
 	if err != nil {
