@@ -185,6 +185,9 @@ func LoadCloudTrail(ctx context.Context, db *sql.DB, sources []string, opts Clou
 		err = w.commit()
 	}
 	if err == nil {
+		err = w.dropUnusedRaw()
+	}
+	if err == nil {
 		w.checkpoint()
 	}
 	sum.Elapsed = time.Since(start).Seconds()

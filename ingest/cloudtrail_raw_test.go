@@ -181,9 +181,11 @@ func TestRawIsEveryShapesRecord(t *testing.T) {
 		t.Errorf("gzip input kept as %q (%v), want it as delivered (%q)", codec, err, schema.CodecGzip)
 	}
 	var msg string
-	err = db.QueryRowContext(ctx, `SELECT jitscore_raw(min(raw_blob), 0, 1000000) FROM ct_events`).Scan(&msg)
-	if err == nil || !strings.Contains(err.Error(), "outside its") {
-		t.Errorf("a span past the blob's end: %q, %v; want an error naming it", msg, err)
+	for _, span := range []string{"0, 1000000", "9223372036854775807, 1", "-1, 5", "1, 2147483647"} {
+		err = db.QueryRowContext(ctx, `SELECT jitscore_raw(min(raw_blob), `+span+`) FROM ct_events`).Scan(&msg)
+		if err == nil || !strings.Contains(err.Error(), "outside its") {
+			t.Errorf("span (%s) past the blob's bounds: %q, %v; want an error naming it", span, msg, err)
+		}
 	}
 }
 

@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jitscore/jitscore/ingest/internal/trail"
 	"github.com/jitscore/jitscore/ingest/schema"
@@ -264,5 +266,103 @@ func TestScrubbedSSOSessionTakesItsRoleFromTheIssuer(t *testing.T) {
 	}
 	if e.Entitlement != "aws:844015365555:account-admin" || e.Actor != "someone@example.com" {
 		t.Errorf("entitlement %q, actor %q; want aws:844015365555:account-admin and someone@example.com", e.Entitlement, e.Actor)
+	}
+}
+
+// TestGrownFileKeepsEveryEventAcrossBatches reloads a file that grew since
+// its first load, in batches smaller than the file, so that its first
+// batch holds only duplicates: every event stays in the view with its own
+// raw record, and the first load's blob is the only one left unused-free.
+func TestGrownFileKeepsEveryEventAcrossBatches(t *testing.T) {
+	t.Parallel()
+	line := func(i int) string {
+		return `{"eventVersion":"1.09","eventID":"g-` + strconv.Itoa(i) + `","eventTime":"2026-03-09T09:00:00Z","eventName":"GetObject"}` + "\n"
+	}
+	var first strings.Builder
+	for i := range 30 {
+		first.WriteString(line(i))
+	}
+	dir := writeInputs(t, map[string]string{"grow.jsonl": first.String()})
+	db := ctOpenDB(t)
+	ctx := context.Background()
+	opts := CloudTrailOptions{BatchEvents: 8}
+	if _, err := LoadCloudTrail(ctx, db, []string{dir}, opts); err != nil {
+		t.Fatal(err)
+	}
+	more := first.String()
+	for i := 30; i < 40; i++ {
+		more += line(i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "grow.jsonl"), []byte(more), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := LoadCloudTrail(ctx, db, []string{dir}, opts)
+	if err != nil || sum.EventsLoaded != 10 || sum.Duplicates != 30 {
+		t.Fatalf("reload: %+v, %v; want 10 loaded, 30 duplicates", sum, err)
+	}
+	var events, raws, mismatched, blobs int
+	if err := db.QueryRowContext(ctx, `SELECT count(*), count(raw), count(*) FILTER (raw->>'$.eventID' <> event_id) FROM events`).Scan(&events, &raws, &mismatched); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM ct_raw`).Scan(&blobs); err != nil {
+		t.Fatal(err)
+	}
+	if events != 40 || raws != 40 || mismatched != 0 || blobs != 2 {
+		t.Errorf("events %d, raw %d, raw of another event %d, blobs %d; want 40, 40, 0, 2", events, raws, mismatched, blobs)
+	}
+}
+
+// TestLoneSurrogateEscapesAreRefused pins that a record holding a \u
+// escape of an unpaired UTF-16 surrogate (in a value or a key) is refused,
+// since DuckDB's JSON would then fail every read of raw, while a proper
+// pair and an escaped backslash before "u" are kept.
+func TestLoneSurrogateEscapesAreRefused(t *testing.T) {
+	t.Parallel()
+	rec := func(extra string) []byte {
+		return []byte(`{"eventVersion":"1.09","eventID":"s","eventTime":"2026-03-09T09:00:00Z",` + extra + `}`)
+	}
+	for extra, refused := range map[string]bool{
+		`"k":"\ud800"`:         true,
+		`"k":"\udc00"`:         true,
+		`"k":"\ud800\u0041"`:   true,
+		`"k":"\ud800\ud800"`:   true,
+		`"k\ud800":1`:          true,
+		`"k":"x\ud800"`:        true,
+		`"k":"\ud83d\ude00"`:   false,
+		`"k":"\\ud800"`:        false,
+		`"k":"\u00e9\u0041"`:   false,
+		`"k":"\\\ud83d\ude00"`: false,
+	} {
+		_, err := trail.ParseRecord(rec(extra))
+		if got := err != nil && strings.Contains(err.Error(), "surrogate"); got != refused {
+			t.Errorf("%s: err %v, want refused %v", extra, err, refused)
+		}
+	}
+}
+
+// TestSinceLoadLeavesTheRestForALaterLoad pins that a load with Since does
+// not record a file it only partly took, so a later full load reads it
+// again and stores the older events.
+func TestSinceLoadLeavesTheRestForALaterLoad(t *testing.T) {
+	t.Parallel()
+	body := `{"eventVersion":"1.09","eventID":"old","eventTime":"2026-03-01T09:00:00Z"}
+{"eventVersion":"1.09","eventID":"new","eventTime":"2026-03-20T09:00:00Z"}
+`
+	dir := writeInputs(t, map[string]string{"s.jsonl": body})
+	db := ctOpenDB(t)
+	ctx := context.Background()
+	since := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	if sum, err := LoadCloudTrail(ctx, db, []string{dir}, CloudTrailOptions{Since: since}); err != nil || sum.EventsLoaded != 1 || sum.BeforeSince != 1 {
+		t.Fatalf("since load: %+v, %v", sum, err)
+	}
+	sum := loadInto(t, db, dir)
+	if sum.EventsLoaded != 1 || sum.Duplicates != 1 {
+		t.Errorf("full load after it: %+v; want the old event loaded and the new one a duplicate", sum)
+	}
+	if n := ctCount(t, db, `SELECT count(*) FROM events`); n != 2 {
+		t.Errorf("events = %d, want 2", n)
+	}
+	if again := loadInto(t, db, dir); again.UnchangedFiles != 1 || again.EventsLoaded != 0 {
+		t.Errorf("third load: %+v; want the file recorded as loaded by now", again)
 	}
 }

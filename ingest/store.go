@@ -48,11 +48,12 @@ type writer struct {
 	sum    *Summary
 	log    *slog.Logger
 
-	known    map[string]knownFile
-	seen     hashSet
-	lastBlob int32 // the highest ct_raw.blob_id in use
-	dims     [numDims]*dimension
-	restore  []string // statements that put loadSettings back
+	known     map[string]knownFile
+	seen      hashSet
+	lastBlob  int32 // the highest ct_raw.blob_id in use
+	firstBlob int32 // lastBlob when the load began
+	dims      [numDims]*dimension
+	restore   []string // statements that put loadSettings back
 
 	pending  bool       // a batch has been started
 	inTx     bool       // a transaction is open (owned by the in-flight store when async)
@@ -212,6 +213,7 @@ func (w *writer) init() error {
 	if err := w.conn.QueryRowContext(w.ctx, `SELECT coalesce(max(blob_id), 0) FROM ct_raw`).Scan(&w.lastBlob); err != nil {
 		return fmt.Errorf("read ct_raw: %w", err)
 	}
+	w.firstBlob = w.lastBlob
 	var present int
 	if err := w.conn.QueryRowContext(w.ctx, `SELECT count(*) FROM (SELECT 1 FROM ct_events LIMIT 1)`).Scan(&present); err != nil {
 		return fmt.Errorf("count ct_events: %w", err)
@@ -285,10 +287,12 @@ func (w *writer) add(r fileResult) error {
 		return w.maybeCommit()
 	}
 	blob := int32(0) // assigned with the file's first stored event
+	cut := 0         // events of this file left out by Since
 	for i := range r.events {
 		e := &r.events[i]
 		if !w.opts.Since.IsZero() && e.EventTime.Before(w.opts.Since) {
 			w.before++
+			cut++
 			continue
 		}
 		fr.records++
@@ -311,6 +315,12 @@ func (w *writer) add(r fileResult) error {
 	for _, p := range r.problems {
 		w.quar = append(w.quar, quarRow{r.obj.source, p.Pos, p.Err.Error(), p.Snippet})
 		fr.quarantined++
+	}
+	if cut > 0 {
+		// Only part of the file was loaded: it is not recorded, so that
+		// a later load without (or with an earlier) Since reads it again
+		// and takes the rest; what this load stored is then duplicates.
+		return w.maybeCommit()
 	}
 	fr.end = w.staged
 	w.files = append(w.files, fr)
@@ -464,16 +474,6 @@ AND NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
 		rows := b.dimRows[i]
 		if err := w.appendRows(d.table, len(rows), func(j int) []driver.Value { return rows[j].values() }); err != nil {
 			return fmt.Errorf("store %s: %w", d.table, err)
-		}
-	}
-	if !w.direct && len(b.blobs) > 0 {
-		// A blob whose every event was already stored by an earlier load
-		// is not needed.
-		if _, err := w.conn.ExecContext(w.ctx, `
-DELETE FROM ct_raw WHERE blob_id BETWEEN $1 AND $2
-AND NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.raw_blob = ct_raw.blob_id)`,
-			b.blobs[0].id, b.blobs[len(b.blobs)-1].id); err != nil {
-			return fmt.Errorf("drop unused raw: %w", err)
 		}
 	}
 	tBlobs := time.Since(tb)
@@ -661,6 +661,22 @@ func (w *writer) tune() error {
 		if _, err := w.conn.ExecContext(w.ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
 		}
+	}
+	return nil
+}
+
+// dropUnusedRaw deletes the blobs this load stored whose every event was
+// already stored by an earlier load. It runs once, after the last batch:
+// a file's rows may straddle batches, so a blob unused when one batch
+// commits may be needed by the next.
+func (w *writer) dropUnusedRaw() error {
+	if w.direct || w.lastBlob <= w.firstBlob {
+		return nil
+	}
+	if _, err := w.conn.ExecContext(w.ctx, `
+DELETE FROM ct_raw WHERE blob_id > $1
+AND NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.raw_blob = ct_raw.blob_id)`, w.firstBlob); err != nil {
+		return fmt.Errorf("drop unused raw: %w", err)
 	}
 	return nil
 }

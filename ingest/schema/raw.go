@@ -23,9 +23,10 @@ const (
 	CodecS2   = "s2"   // an S2 block of the input's bytes
 )
 
-// MaxRawContent bounds one ct_raw blob's decompressed content, as the
-// ingester bounds one input.
-const MaxRawContent = 1<<30 + 64<<20
+// MaxRawContent bounds one ct_raw blob's decompressed content: an input
+// of up to the ingester's 1 GiB, plus the compacted copies of its records
+// appended after it (no larger than the input), plus slack.
+const MaxRawContent = 2<<30 + 64<<20
 
 // DecodeRaw returns the content of a ct_raw blob: what the record offsets
 // of ct_events index into.
@@ -135,7 +136,7 @@ func (r *rawReader) record(ctx context.Context, id, off, n int64) (string, error
 	if err != nil {
 		return "", err
 	}
-	if off < 0 || n < 0 || off+n > int64(len(content)) {
+	if off < 0 || n < 0 || off > int64(len(content)) || n > int64(len(content))-off {
 		return "", fmt.Errorf("raw blob %d: record [%d, %d) outside its %d bytes", id, off, off+n, len(content))
 	}
 	return string(content[off : off+n]), nil

@@ -37,6 +37,12 @@ func sizeHint(data []byte, limit int) int {
 	if n < len(data) {
 		n = len(data) // deflate rarely expands; a floor avoids tiny regrowths
 	}
+	// Deflate expands at most about 1032:1, so a trailer claiming more
+	// is forged or the file has several members; either way the output
+	// grows as it is written instead of being reserved up front.
+	if most := 1032*len(data) + 64<<10; n > most {
+		n = most
+	}
 	if n > limit {
 		n = limit
 	}

@@ -3,6 +3,7 @@ package gz
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -102,6 +103,23 @@ func TestGunzipIntoReusesTheBuffer(t *testing.T) {
 	out, err = GunzipInto(make([]byte, 0, 10), in, 1<<30)
 	if err != nil || string(out) != body {
 		t.Fatalf("small: %d bytes, %v", len(out), err)
+	}
+}
+
+// TestGunzipDoesNotTrustAForgedSize pins that a tiny corrupt file whose
+// trailer claims gigabytes is refused without reserving them.
+func TestGunzipDoesNotTrustAForgedSize(t *testing.T) {
+	in := gzipped(t, "x")
+	in = append(in[:len(in)-4:len(in)-4], 0xf0, 0xff, 0xff, 0x3f) // ISIZE ~1 GiB
+	in[len(in)/2] ^= 0xff
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := Gunzip(in, 1<<30); err == nil {
+		t.Fatal("corrupt input decompressed without error")
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+		t.Errorf("allocated %d MiB for a %d-byte input", grew>>20, len(in))
 	}
 }
 

@@ -421,6 +421,9 @@ func build(b []byte, v span, f *fields, a *arena, e *models.Event) error {
 		return errors.New("record is not valid UTF-8")
 	}
 	raw := b[v.start:v.end]
+	if loneSurrogate(raw) {
+		return errors.New(`record holds a \u escape of a lone UTF-16 surrogate, which is not a character (DuckDB's JSON refuses it)`)
+	}
 	if f.newline {
 		var buf bytes.Buffer
 		buf.Grow(len(raw))
@@ -431,6 +434,65 @@ func build(b []byte, v span, f *fields, a *arena, e *models.Event) error {
 	}
 	e.Raw = raw
 	return nil
+}
+
+// loneSurrogate reports whether the JSON text b holds a \u escape of a
+// UTF-16 surrogate that is not part of a high-low pair. encoding/json
+// reads one as U+FFFD, but DuckDB's JSON type refuses the whole value, so
+// such a record would make every query of the events view's raw fail.
+// Backslashes occur only in escapes, so one pass over them suffices.
+func loneSurrogate(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if i+1 >= len(b) {
+			return false
+		}
+		if b[i+1] != 'u' {
+			i += 2
+			continue
+		}
+		u, ok := hex4(b, i+2)
+		if !ok {
+			return false // the scanner already refuses a bad escape
+		}
+		switch {
+		case u >= 0xDC00 && u <= 0xDFFF:
+			return true // a low surrogate with no high one before it
+		case u >= 0xD800 && u <= 0xDBFF:
+			lo, ok := hex4(b, i+8)
+			if i+7 >= len(b) || b[i+6] != '\\' || b[i+7] != 'u' || !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return true
+			}
+			i += 12
+		default:
+			i += 6
+		}
+	}
+}
+
+// hex4 reads four hex digits at b[i:], if there are.
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // eventTime reads eventTime, falling back to Logstash's @timestamp.
