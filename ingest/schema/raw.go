@@ -137,7 +137,7 @@ func (r *rawReader) record(ctx context.Context, id, off, n int64) (string, error
 		return "", err
 	}
 	if off < 0 || n < 0 || off > int64(len(content)) || n > int64(len(content))-off {
-		return "", fmt.Errorf("raw blob %d: record [%d, %d) outside its %d bytes", id, off, off+n, len(content))
+		return "", fmt.Errorf("raw blob %d: record of %d bytes at offset %d is outside its %d bytes", id, n, off, len(content))
 	}
 	return string(content[off : off+n]), nil
 }
