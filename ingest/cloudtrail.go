@@ -110,15 +110,15 @@ var ErrNoSources = errors.New("no CloudTrail source given")
 // cancelled); the Summary then holds what was committed.
 //
 // TODO(ingest-perf): 1,000,000 events in 200 .json.gz files load in about
-// 4.7-5.2 s on 2 cores (about 200,000 events/s; scripts/bench_ingest.sh),
-// short of the 250,000 target. The load is CPU-bound at about 8 CPU
-// seconds: the record scanner 2.4 s (see the TODO in
+// 4.6-5.3 s on 2 cores (190,000-215,000 events/s; scripts/bench_ingest.sh),
+// short of the 250,000 target. The load is CPU-bound at 8-9 CPU seconds:
+// the record scanner about 2.4 s (see the TODO in
 // ingest/internal/trail/scan.go), libdeflate 1.1 s, DuckDB 1 s, the
-// writer's per-event work (eventID set, dimension hashes, Arrow) about 1 s
-// on one goroutine, kernel and runtime the rest. Next steps: build each
-// file's Arrow columns on the parse workers instead of the single writer,
-// 64-bit dimension hashes, huge pages for the eventID set (its misses are
-// the load's largest source of page faults and TLB misses).
+// writer's per-event work (eventID set, dimension lookups, Arrow appends)
+// about 1.5 s on one goroutine, kernel and runtime the rest; the two cores
+// are busy about 85% of the run. Next steps: build each file's Arrow
+// columns on the parse workers instead of the single writer, and a
+// structural index for the scanner.
 func LoadCloudTrail(ctx context.Context, db *sql.DB, sources []string, opts CloudTrailOptions) (Summary, error) {
 	start := time.Now()
 	log := opts.Logger

@@ -169,6 +169,10 @@ func jsonAsText(ctx context.Context, db *sql.DB, query string) (string, []int, e
 }
 
 // queryAll runs query and returns its columns and every row.
+//
+// TODO(sql-memory): every row is held before printing (the table format
+// sizes its columns from all of them), so `SELECT *` over millions of
+// events with raw takes gigabytes; csv and json could stream.
 func queryAll(ctx context.Context, db *sql.DB, query string) ([]string, [][]any, error) {
 	rs, err := db.QueryContext(ctx, query)
 	if err != nil {
