@@ -27,9 +27,12 @@ build:
 
 # The README's test command: vet and every test, the end-to-end run of the
 # built binary included (go test -short leaves out the slow suites).
+# test also runs ingest without the tags: the portable paths (row appender,
+# pure-Go gzip) that a plain go build takes stay tested too.
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -tags= ./ingest/...
 
 test-race:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
