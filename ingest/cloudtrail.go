@@ -112,7 +112,7 @@ var ErrNoSources = errors.New("no CloudTrail source given")
 // TODO(ingest-perf): 1,000,000 events in 200 .json.gz files load in about
 // 4.6-5.3 s on 2 cores (190,000-215,000 events/s; scripts/bench_ingest.sh),
 // short of the 250,000 target. The load is CPU-bound at 8-9 CPU seconds:
-// the record scanner about 2.4 s (see the TODO in
+// the record scanner about 2.4 s (see the ingest-perf mark in
 // ingest/internal/trail/scan.go), libdeflate 1.1 s, DuckDB 1 s, the
 // writer's per-event work (eventID set, dimension lookups, Arrow appends)
 // about 1.5 s on one goroutine, kernel and runtime the rest; the two cores
