@@ -463,7 +463,7 @@ AND NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
 			return fmt.Errorf("clear staging table: %w", err)
 		}
 	}
-	tb := time.Now()
+	tb := time.Now() // raw blobs and dimension rows
 	if err := w.appendRows("ct_raw", len(b.blobs), func(i int) []driver.Value {
 		r := b.blobs[i]
 		return []driver.Value{r.id, r.source, r.codec, r.data}
@@ -476,7 +476,7 @@ AND NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
 			return fmt.Errorf("store %s: %w", d.table, err)
 		}
 	}
-	tBlobs := time.Since(tb)
+	tSide := time.Since(tb)
 	for _, q := range b.quar {
 		if _, err := w.conn.ExecContext(w.ctx, `
 INSERT INTO quarantine (source, position, reason, snippet)
@@ -495,7 +495,7 @@ WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE source = $1 AND position = $2 A
 	}
 	w.inTx = false
 	w.log.Debug("batch committed", "events", b.staged, "flush_seconds", tFlush.Seconds(),
-		"write_seconds", t1.Sub(t0).Seconds(), "blob_seconds", tBlobs.Seconds(), "commit_seconds", time.Since(t1).Seconds())
+		"write_seconds", t1.Sub(t0).Seconds(), "side_tables_seconds", tSide.Seconds(), "commit_seconds", time.Since(t1).Seconds())
 
 	dups := b.dups + (b.staged - loaded)
 	s := w.sum
