@@ -79,19 +79,7 @@ func TestEventIDsOfEveryFormComeBackExactlyAndDeduplicate(t *testing.T) {
 	if sum := loadInto(t, db, filepath.Join(dir, "b.jsonl")); sum.EventsLoaded != 0 || sum.Duplicates != len(ids) {
 		t.Fatalf("second load of the same IDs: %+v; want all duplicates", sum)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT event_id FROM events ORDER BY event_id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, id)
-	}
+	got := queryStrings(t, db, `SELECT event_id FROM events ORDER BY event_id`)
 	want := append([]string(nil), ids...)
 	sort.Strings(want)
 	if strings.Join(got, ",") != strings.Join(want, ",") {
@@ -197,19 +185,7 @@ func TestDimensionColumnsAreTheirTablesColumns(t *testing.T) {
 	}
 	defer db.Close()
 	for _, d := range newDimensions() {
-		rows, err := db.QueryContext(ctx, `SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index`, d.table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for rows.Next() {
-			var c string
-			if err := rows.Scan(&c); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, c)
-		}
-		rows.Close()
+		got := queryStrings(t, db, `SELECT column_name FROM duckdb_columns() WHERE table_name = '`+d.table+`' ORDER BY column_index`)
 		want := append([]string{d.key}, d.cols...)
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("%s columns %v, dimension appends %v", d.table, got, want)
@@ -228,22 +204,9 @@ func TestPlacesGiveEachEventItsAccountAndRegion(t *testing.T) {
 {"eventVersion":"1.09","eventID":"p3","eventTime":"2026-03-09T09:00:00Z","awsRegion":"eu-west-1","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::444455556666:user/ops","userName":"ops"}}
 {"eventVersion":"1.09","eventID":"p4","eventTime":"2026-03-09T09:00:00Z"}
 `
-	ctx := context.Background()
 	db := ctOpenDB(t)
 	loadInto(t, db, writeInputs(t, map[string]string{"p.jsonl": body}))
-	rows, err := db.QueryContext(ctx, `SELECT event_id || ' ' || coalesce(account_id, '-') || ' ' || coalesce(aws_region, '-') || ' ' || principal_type FROM events ORDER BY event_id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var got []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, s)
-	}
+	got := queryStrings(t, db, `SELECT event_id || ' ' || coalesce(account_id, '-') || ' ' || coalesce(aws_region, '-') || ' ' || principal_type FROM events ORDER BY event_id`)
 	want := "p1 111122223333 us-east-1 Unknown,p2 111122223333 eu-west-1 Unknown,p3 444455556666 eu-west-1 IAMUser,p4 - - Unknown"
 	if strings.Join(got, ",") != want {
 		t.Errorf("got %v, want %s", got, want)

@@ -34,11 +34,12 @@ type knownFile struct {
 // most one in flight, so parsing and DuckDB's insert and checkpoint overlap.
 //
 // Deduplication has two layers. Every eventID stored in this load is kept
-// as a 128-bit xxh3 hash in seen, which catches repeats within the load.
-// When ct_events already held rows at the start, each batch is appended to
-// a temporary staging table and moved over with an anti-join on event_id,
-// which catches repeats of earlier loads; when it was empty, seen is
-// complete and rows are appended straight into ct_events.
+// as a 128-bit xxh3 hash in seen (a hashSet), which catches repeats within
+// the load. When ct_events already held rows at the start, each batch is
+// appended to a temporary staging table and moved over with an anti-join
+// on event_uuid and event_id, which catches repeats of earlier loads; when
+// it was empty, seen is complete and rows are appended straight into
+// ct_events.
 type writer struct {
 	ctx    context.Context
 	conn   *sql.Conn
