@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	concurrency := fs.Int("concurrency", 0, "files read at once (default: CPU count, 8 for S3)")
 	batch := fs.Int("batch-events", 0, "events per transaction (default 122880, one DuckDB row group)")
 	memLimit := fs.String("memory-limit", "512MB", "DuckDB memory limit for this load (DuckDB size syntax); empty keeps DuckDB's default of 80% of RAM")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the load to this file (for `go tool pprof`)")
 	if err := parseFlags(fs, &c, args); err != nil {
 		return err
 	}
@@ -99,6 +101,13 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 		// heap doubles past that (peak RSS 0.9 GiB with DuckDB's 512MB).
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(ingestGoMemory))
 	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	sum, err := ingest.LoadCloudTrail(ctx, db, fs.Args(), opts)
 	if err != nil {
 		return fmt.Errorf("ingest cloudtrail: %w", err)
@@ -116,6 +125,23 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 		return writeRows(env.Stdout, "table", []string{"skipped", "reason"}, rows)
 	}
 	return nil
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile %s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // memLimitRE accepts DuckDB sizes; checked because SET takes no parameter.

@@ -90,8 +90,9 @@ func Scan(data []byte, emit func(*Item)) Result {
 }
 
 type scanner struct {
-	b    []byte
-	emit func(*Item)
+	b     []byte
+	stops []uint64 // b's stop index (stops.go)
+	emit  func(*Item)
 
 	res       Result
 	digests   int
@@ -130,10 +131,20 @@ func (s *scanner) run() Result {
 		s.res.Kind = KindNotJSON
 		return s.res
 	}
+	ix := buildStops(b)
+	defer ix.release()
+	s.stops = ix.words
 	// Is there more than one top-level value? Only a stream has a value
 	// start at the beginning of a later line; a cheap check that needs no
 	// parse of the first value.
-	s.multiple = isStream(b, i)
+	nl := ix.firstNewline
+	if nl >= 0 && nl < i {
+		nl = bytes.IndexByte(b[i:], '\n')
+		if nl >= 0 {
+			nl += i
+		}
+	}
+	s.multiple = isStream(b, nl)
 	if s.multiple {
 		s.res.Shape = "stream"
 	}
@@ -166,13 +177,14 @@ func (s *scanner) run() Result {
 // isStream reports whether a top-level value seems to start on a later
 // line: a line whose first byte is '{' or '['. Pretty-printed documents
 // indent their inner objects, so only the first value sits at column 0.
-//
-// TODO(ingest-perf): on a one-line delivery file this reads the whole
-// input once more before the walk (about 5% of Scan's time on the
-// benchmark files); positions need the answer before the first record is
-// emitted, so the walk cannot find it on its way.
-func isStream(b []byte, first int) bool {
-	j := bytes.IndexByte(b[first:], '\n')
+// nl is the offset of the first newline after the first value's start, or
+// -1; the stop index finds it, so a one-line delivery file is not read
+// again for this.
+func isStream(b []byte, nl int) bool {
+	if nl < 0 {
+		return false
+	}
+	first, j := nl, 0
 	for j >= 0 {
 		k := first + j + 1
 		if k < len(b) && (b[k] == '{' || b[k] == '[') {
@@ -232,7 +244,7 @@ func (s *scanner) top(i int) (int, error) {
 	// is not its first key is walked twice: whole here, then its array by
 	// elements. CloudTrail writes Records first, so only other writers pay.
 	f := &s.fields
-	v, err := collectAt(b, i, 1, f)
+	v, err := collectAt(b, s.stops, i, 1, f)
 	if err != nil {
 		return 0, err
 	}
@@ -289,7 +301,7 @@ func (s *scanner) recordsFirst(i, line int) (end int, ok bool, err error) {
 		if j >= len(b) || b[j] != ':' {
 			return 0, true, errAt(j, "want ':' after object key")
 		}
-		if j, err = skipValue(b, j+1, 1); err != nil {
+		if j, err = skipValue(b, s.stops, j+1, 1); err != nil {
 			return 0, true, err
 		}
 		j = skipWS(b, j)
@@ -320,7 +332,7 @@ func (s *scanner) elements(i, depth, line int, kind string) (int, error) {
 		return i + 1, nil
 	}
 	for idx := 1; ; idx++ {
-		vend, err := validateCollect(b, i, depth, &s.fields)
+		vend, err := validateCollect(b, s.stops, i, depth, &s.fields)
 		if err != nil {
 			return 0, err
 		}
@@ -344,7 +356,7 @@ func (s *scanner) elements(i, depth, line int, kind string) (int, error) {
 // an object, s.fields already holds what it collected.
 func (s *scanner) item(line int, kind string, idx int, v span, depth int) {
 	if s.b[v.start] != '{' {
-		_, err := collectAt(s.b, v.start, depth, &s.fields)
+		_, err := collectAt(s.b, s.stops, v.start, depth, &s.fields)
 		s.problem(s.pos(line, kind, idx), err, s.b[v.start:v.end])
 		return
 	}
@@ -359,7 +371,7 @@ func (s *scanner) item(line int, kind string, idx int, v span, depth int) {
 // itemFields emits the record at v, whose fields are f.
 func (s *scanner) itemFields(pos string, v span, f *fields, depth int) {
 	s.it = Item{}
-	err := fromFields(s.b, v, f, depth, &s.arena, &s.it.Event)
+	err := fromFields(s.b, s.stops, v, f, depth, &s.arena, &s.it.Event)
 	if errors.Is(err, ErrNotEvent) {
 		s.notEvents = append(s.notEvents, Item{Pos: pos, Err: err, Snippet: snippet(s.b[v.start:v.end])})
 		return

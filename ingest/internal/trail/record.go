@@ -85,6 +85,7 @@ type fields struct {
 	// What the walk saw in the object's bytes.
 	badUTF8 bool // a string is not valid UTF-8
 	newline bool // white space holds a newline
+	uEscape bool // a string holds a \u escape
 }
 
 // set stores the value of slot s; esc says it is a string with escapes.
@@ -264,14 +265,14 @@ func (f *fields) opens(b []byte, s slot, c byte) bool {
 
 // collectAt walks the object starting at i with nesting depth depth, fills
 // f and returns the object's end.
-func collectAt(b []byte, i, depth int, f *fields) (int, error) {
+func collectAt(b []byte, stops []uint64, i, depth int, f *fields) (int, error) {
 	*f = fields{}
 	if i >= len(b) || b[i] != '{' {
 		return 0, fmt.Errorf("%w: want a JSON object", ErrNotEvent)
 	}
-	w := walker{b: b}
+	w := walker{b: b, stops: stops}
 	end, err := w.object(i, depth, routeRecord, f)
-	f.badUTF8, f.newline = w.badUTF8, w.newline
+	f.badUTF8, f.newline, f.uEscape = w.badUTF8, w.newline, w.uEscape
 	return end, err
 }
 
@@ -287,7 +288,9 @@ func ParseRecord(raw []byte) (models.Event, error) {
 	var e models.Event
 	var f fields
 	start := skipWS(raw, 0)
-	end, err := validateCollect(raw, start, 0, &f)
+	ix := buildStops(raw)
+	defer ix.release()
+	end, err := validateCollect(raw, ix.words, start, 0, &f)
 	if err != nil {
 		return e, err
 	}
@@ -295,27 +298,27 @@ func ParseRecord(raw []byte) (models.Event, error) {
 		return e, errAt(end, "trailing data after the record")
 	}
 	if raw[start] != '{' {
-		_, err := collectAt(raw, start, 0, &f)
+		_, err := collectAt(raw, ix.words, start, 0, &f)
 		return e, err
 	}
-	err = fromFields(raw, span{start, end}, &f, 0, nil, &e)
+	err = fromFields(raw, ix.words, span{start, end}, &f, 0, nil, &e)
 	return e, err
 }
 
 // validateCollect walks the value at i (leading space allowed) as a member
 // of a container at nesting depth depth, and returns its end. When the
 // value is an object, f is filled from it in the same walk.
-func validateCollect(b []byte, i, depth int, f *fields) (int, error) {
+func validateCollect(b []byte, stops []uint64, i, depth int, f *fields) (int, error) {
 	i = skipWS(b, i)
 	if i < len(b) && b[i] == '{' {
-		return collectAt(b, i, depth+1, f)
+		return collectAt(b, stops, i, depth+1, f)
 	}
-	return skipValue(b, i, depth)
+	return skipValue(b, stops, i, depth)
 }
 
 // fromFields normalises the object at v, whose fields are f, into e,
 // unwrapping envelopes. On error e may be partly filled.
-func fromFields(b []byte, v span, f *fields, depth int, a *arena, e *models.Event) error {
+func fromFields(b []byte, stops []uint64, v span, f *fields, depth int, a *arena, e *models.Event) error {
 	switch {
 	case f.has(slotCloudTrailEvent):
 		return parseEmbedded(b, f.v[slotCloudTrailEvent], "CloudTrailEvent", depth, a, e)
@@ -327,7 +330,7 @@ func fromFields(b []byte, v span, f *fields, depth int, a *arena, e *models.Even
 			return fmt.Errorf("%w: EventBridge detail is not an object", ErrNotEvent)
 		}
 		var inner fields
-		if _, err := collectAt(b, detail.start, depth+1, &inner); err != nil {
+		if _, err := collectAt(b, stops, detail.start, depth+1, &inner); err != nil {
 			return err
 		}
 		if !inner.looksLikeEvent() {
@@ -352,12 +355,14 @@ func parseEmbedded(b []byte, v span, key string, depth int, a *arena, e *models.
 	inner := []byte(s)
 	var f fields
 	start := skipWS(inner, 0)
-	end, err := validateCollect(inner, start, depth+1, &f)
+	ix := buildStops(inner)
+	defer ix.release()
+	end, err := validateCollect(inner, ix.words, start, depth+1, &f)
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	if start >= len(inner) || inner[start] != '{' {
-		_, err := collectAt(inner, start, depth+1, &f)
+		_, err := collectAt(inner, ix.words, start, depth+1, &f)
 		return fmt.Errorf("%s: %w", key, err)
 	}
 	if !f.looksLikeEvent() {
@@ -421,7 +426,7 @@ func build(b []byte, v span, f *fields, a *arena, e *models.Event) error {
 		return errors.New("record is not valid UTF-8")
 	}
 	raw := b[v.start:v.end]
-	if loneSurrogate(raw) {
+	if f.uEscape && loneSurrogate(raw) {
 		return errors.New(`record holds a \u escape of a lone UTF-16 surrogate, which is not a character (DuckDB's JSON refuses it)`)
 	}
 	if f.newline {

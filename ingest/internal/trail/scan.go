@@ -47,13 +47,18 @@ func skipWS(b []byte, i int) int {
 }
 
 // walker walks one JSON value and notes what normalisation needs to know
-// about the bytes it covered: whether a string in them is not valid UTF-8
-// and whether white space in them holds a newline. Outside strings valid
-// JSON is ASCII and a newline can only be white space, so both facts about
-// a walked record are exact for the record's bytes.
+// about the bytes it covered: whether a string in them is not valid UTF-8,
+// whether one holds a \u escape, and whether white space in them holds a
+// newline. Outside strings valid JSON is ASCII and a newline can only be
+// white space, so these facts about a walked record are exact for the
+// record's bytes.
 type walker struct {
-	b       []byte
+	b []byte
+	// stops is b's stop index (stops.go), or nil: then strings are read
+	// eight bytes at a time.
+	stops   []uint64
 	badUTF8 bool
+	uEscape bool
 	newline bool
 }
 
@@ -102,6 +107,22 @@ func stringStops(x uint64) uint64 {
 // one; anything else is left to strFrom.
 func (w *walker) str(b []byte, i int) (int, bool, error) {
 	j := i + 1
+	if k := j >> 6; k < len(w.stops) {
+		// The first stop after the opening quote: when it is the
+		// closing quote, the string is plain ASCII.
+		m := w.stops[k] >> (j & 63) << (j & 63)
+		for m == 0 {
+			if k++; k >= len(w.stops) {
+				return w.strFrom(b, i, len(b)) // no stop left: unterminated
+			}
+			m = w.stops[k]
+		}
+		j = k<<6 + bits.TrailingZeros64(m)
+		if b[j] == '"' {
+			return j + 1, false, nil
+		}
+		return w.strFrom(b, i, j)
+	}
 	for p := unsafe.Pointer(unsafe.SliceData(b)); j+8 <= len(b); j += 8 {
 		x := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, j)), 8))
 		if m := stringStops(x); m != 0 {
@@ -152,6 +173,7 @@ func (w *walker) strFrom(b []byte, start, j int) (int, bool, error) {
 				if i+6 > len(b) || !isHex4(b[i+2:i+6]) {
 					return 0, false, errAt(i, "bad \\u escape")
 				}
+				w.uEscape = true
 				i += 6
 			default:
 				return 0, false, errAt(i, "bad escape")
@@ -387,8 +409,8 @@ func skipString(b []byte, i int) (int, bool, error) {
 
 // skipValue returns the index just after the JSON value starting at or
 // after i (leading space allowed).
-func skipValue(b []byte, i, depth int) (int, error) {
-	w := walker{b: b}
+func skipValue(b []byte, stops []uint64, i, depth int) (int, error) {
+	w := walker{b: b, stops: stops}
 	return w.value(i, depth)
 }
 

@@ -101,8 +101,21 @@ func TestStringScanAgreesWithEncodingJSON(t *testing.T) {
 			`["` + body + `",` + `"0123456789"]  `, // element with more to come
 		} {
 			b := []byte(doc)
+			// With the stop index (how Scan walks) and without it (the
+			// eight-byte loop), the walk must end alike.
+			ix := buildStops(b)
+			wi := walker{b: b, stops: ix.words}
+			endIx, errIx := wi.value(0, 0)
+			ix.release()
 			w := walker{b: b}
 			end, err := w.value(0, 0)
+			if endIx != end || fmt.Sprint(errIx) != fmt.Sprint(err) || wi.badUTF8 != w.badUTF8 || wi.uEscape != w.uEscape {
+				t.Fatalf("%q: indexed walk (%d, %v, badUTF8 %v, \\u %v), eight-byte walk (%d, %v, %v, %v)",
+					doc, endIx, errIx, wi.badUTF8, wi.uEscape, end, err, w.badUTF8, w.uEscape)
+			}
+			if w.uEscape != strings.Contains(doc, `\u`) && err == nil {
+				t.Fatalf("%q: uEscape %v", doc, w.uEscape)
+			}
 			if err == nil && end != len(strings.TrimRight(doc, " ")) {
 				t.Fatalf("%q: value ends at %d, want %d", doc, end, len(doc))
 			}
