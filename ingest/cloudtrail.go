@@ -261,7 +261,7 @@ type fileResult struct {
 	kind     trail.Kind
 	err      error // the object could not be read at all
 	events   []models.Event
-	spans    []rawSpan // where events[i]'s record lies in the blob's content
+	rows     *fileRows // the events as ct_events columns, nil without events
 	codec    string    // how blob is stored in ct_raw (schema.Codec*)
 	blob     []byte    // the ct_raw data for this object, nil without events
 	problems []trail.Item
@@ -280,9 +280,13 @@ var contentPool sync.Pool
 // delivery file of 5,000 events), for the same reason.
 var eventsPool sync.Pool
 
-// release returns r's decompressed input and its events slice to their
-// pools. r's events must not be used after.
+// release returns r's decompressed input, its events slice and its rows
+// to their pools. r's events and rows must not be used after.
 func (r *fileResult) release() {
+	if r.rows != nil {
+		putRows(r.rows)
+		r.rows = nil
+	}
 	if r.content != nil {
 		contentPool.Put(r.content)
 		r.content = nil
@@ -294,12 +298,6 @@ func (r *fileResult) release() {
 		eventsPool.Put(&ev)
 		r.events = nil
 	}
-}
-
-// rawSpan is one record's bytes [off, off+n) in its blob's content.
-type rawSpan struct {
-	off int64
-	n   int32
 }
 
 // parseAll reads and parses objs on n goroutines and hands each result to
@@ -378,52 +376,54 @@ func parseObject(ctx context.Context, o object) fileResult {
 	if ev, _ := eventsPool.Get().(*[]models.Event); ev != nil {
 		r.events = *ev
 	}
+	rows := getRows()
+	var extra []byte // records that are not a slice of content, back to back
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(content)))
 	res := trail.Scan(content, func(it *trail.Item) {
 		if it.Err != nil {
 			r.problems = append(r.problems, *it)
 			return
 		}
+		// Where the record lies in the content ct_raw keeps: where it is
+		// (the usual case), or, when the parser compacted or unescaped
+		// it, appended after content.
+		raw := it.Event.Raw
+		it.Event.Raw = nil
+		off := int64(len(content) + len(extra))
+		if p := uintptr(unsafe.Pointer(unsafe.SliceData(raw))); len(raw) > 0 && p >= base && p-base+uintptr(len(raw)) <= uintptr(len(content)) {
+			off = int64(p - base)
+		} else {
+			extra = append(extra, raw...)
+		}
 		r.events = append(r.events, it.Event)
+		rows.add(&r.events[len(r.events)-1], off, int32(len(raw)))
 	})
 	r.kind = res.Kind
-	locateRaw(&r, orig, content)
+	if len(r.events) == 0 {
+		putRows(rows)
+		return r
+	}
+	rows.ev = r.events
+	r.rows = rows
+	r.codec, r.blob = rawBlob(orig, content, extra)
 	return r
 }
 
-// locateRaw finds where each event's record lies in the content that
-// ct_raw will keep, and readies that blob. A record that is a slice of
-// content (the usual case) is referenced where it is; one that is not
-// (compacted or unescaped by the parser) is appended after content. When
-// nothing had to be appended and the input was gzip, the blob is the input
-// as delivered, so keeping the raw records costs the load no work at all.
-func locateRaw(r *fileResult, orig, content []byte) {
-	if len(r.events) == 0 {
-		return
-	}
-	r.spans = make([]rawSpan, len(r.events))
-	var extra []byte
-	base := uintptr(unsafe.Pointer(unsafe.SliceData(content)))
-	for i := range r.events {
-		raw := r.events[i].Raw
-		p := uintptr(unsafe.Pointer(unsafe.SliceData(raw)))
-		if len(raw) > 0 && p >= base && p-base+uintptr(len(raw)) <= uintptr(len(content)) {
-			r.spans[i] = rawSpan{off: int64(p - base), n: int32(len(raw))}
-		} else {
-			r.spans[i] = rawSpan{off: int64(len(content) + len(extra)), n: int32(len(raw))}
-			extra = append(extra, raw...)
-		}
-		r.events[i].Raw = nil
-	}
+// rawBlob returns the ct_raw data of an input whose records are content
+// followed by extra (the records the parser compacted or unescaped), and
+// how it is stored. When nothing had to be appended and the input was
+// gzip, the blob is the input as delivered, so keeping the raw records
+// costs the load no work at all.
+func rawBlob(orig, content, extra []byte) (codec string, blob []byte) {
 	if extra == nil && gz.IsGzip(orig) {
-		r.codec, r.blob = schema.CodecGzip, orig
-		return
+		return schema.CodecGzip, orig
 	}
 	whole := content
 	if extra != nil {
 		whole = make([]byte, 0, len(content)+len(extra))
 		whole = append(append(whole, content...), extra...)
 	}
-	r.codec, r.blob = schema.CodecS2, s2.Encode(nil, whole)
+	return schema.CodecS2, s2.Encode(nil, whole)
 }
 
 // estimateEvents guesses how many events inputs of this many bytes hold,

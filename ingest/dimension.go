@@ -12,9 +12,10 @@ import (
 // dimension is one of the small tables that hold, once each, the tuples of
 // strings that CloudTrail repeats on millions of events (who acted, what
 // was called, from which client); ct_events keeps an INTEGER key and the
-// events view joins the table back. A key is found by the hash of the
-// tuple's encoding, so the load does one small-map lookup per event
-// instead of handing DuckDB the strings. Not safe for concurrent use.
+// events view joins the table back. The parse workers number each file's
+// distinct tuples (tupleSet, rows.go), and the writer looks each of those
+// up here once per file, by the tuple's encoding, instead of handing
+// DuckDB the strings. Not safe for concurrent use.
 type dimension struct {
 	table string   // e.g. ct_principals
 	key   string   // its key column
@@ -26,10 +27,9 @@ type dimension struct {
 
 	nDerived int // how many columns derive adds
 
-	keys map[string]int32 // by the tuple's encoding (encode)
+	keys map[string]int32 // by the tuple's encoding (encodeTuple)
 	last int32            // the highest key in use
-	buf  []byte
-	rows []dimRow // tuples first seen since the last take
+	rows []dimRow         // tuples first seen since the last take
 }
 
 // dimRow is a dimension row: its key and values ("" stored as NULL).
@@ -49,25 +49,23 @@ func (d *dimension) deriving(n int, f func(vals []string) []string) *dimension {
 	return d
 }
 
-// encode writes a tuple into d.buf: each value length-prefixed, so no
-// two different tuples share an encoding. The map compares encodings on a
-// hash match, so keys are exact.
-func (d *dimension) encode(vals []string) []byte {
-	b := d.buf[:0]
+// encodeTuple appends a tuple's encoding to b: each value
+// length-prefixed, so no two different tuples share an encoding. Maps
+// compare encodings on a hash match, so keys are exact.
+func encodeTuple(b []byte, vals []string) []byte {
 	for _, v := range vals {
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
-	d.buf = b
 	return b
 }
 
-// id returns the key of vals (the identifying columns' values), giving a
-// new tuple the next key. vals may point into memory that is reused: a new tuple is
-// copied.
-func (d *dimension) id(vals []string) int32 {
-	enc := d.encode(vals)
-	if k, ok := d.keys[string(enc)]; ok { // no allocation: a lookup
+// id returns the key of the tuple whose encoding is enc and whose values
+// (the identifying columns') are vals, giving a new tuple the next key. enc
+// is kept as it is; vals may point into memory that is reused, so a new
+// tuple's values are copied.
+func (d *dimension) id(enc string, vals []string) int32 {
+	if k, ok := d.keys[enc]; ok {
 		return k
 	}
 	d.last++
@@ -78,9 +76,24 @@ func (d *dimension) id(vals []string) int32 {
 	if d.derive != nil {
 		row.vals = append(row.vals, d.derive(row.vals)...)
 	}
-	d.keys[string(enc)] = row.key
+	d.keys[enc] = row.key
 	d.rows = append(d.rows, row)
 	return row.key
+}
+
+// ids returns, in out, the key of each of a file's tuples, looking each up
+// once; tuples whose used entry is false (no stored row refers to them)
+// are not registered and get key 0. A nil used means all are used.
+func (d *dimension) ids(t *tupleSet, used []bool, out []int32) []int32 {
+	out = resize(out, len(t.encs))
+	for j, enc := range t.encs {
+		if used != nil && !used[j] {
+			out[j] = 0
+			continue
+		}
+		out[j] = d.id(enc, t.vals[j])
+	}
+	return out
 }
 
 // take returns the tuples first seen since the last take, for the batch
@@ -113,7 +126,7 @@ func (d *dimension) load(ctx context.Context, conn *sql.Conn) error {
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("read %s: %w", d.table, err)
 		}
-		d.keys[string(d.encode(vals[:len(vals)-d.nDerived]))] = key
+		d.keys[string(encodeTuple(nil, vals[:len(vals)-d.nDerived]))] = key
 		d.last = max(d.last, key)
 	}
 	if err := rows.Err(); err != nil {

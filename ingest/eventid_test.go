@@ -329,3 +329,56 @@ func TestSinceLoadLeavesTheRestForALaterLoad(t *testing.T) {
 		t.Errorf("third load: %+v; want the file recorded as loaded by now", again)
 	}
 }
+
+// TestRowsLeftOutRegisterNoTuples pins that a record dropped as a
+// duplicate, or as older than Since, leaves no principal behind, while
+// the rows kept beside it in the same file keep their own: the parse
+// workers number every tuple of a file, and the writer registers only
+// those of stored rows.
+func TestRowsLeftOutRegisterNoTuples(t *testing.T) {
+	t.Parallel()
+	ev := func(id, day, user string) string {
+		return `{"eventVersion":"1.09","eventID":"` + id + `","eventTime":"2026-03-` + day + `T09:00:00Z","eventName":"GetObject",` +
+			`"eventSource":"s3.amazonaws.com","awsRegion":"eu-west-1","errorCode":"AccessDenied",` +
+			`"userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLE:` + user + `",` +
+			`"arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_DataRead_0123456789abcdef/` + user + `",` +
+			`"accountId":"111122223333"}}` + "\n"
+	}
+	dir := writeInputs(t, map[string]string{
+		// dup@ only on a repeated eventID, old@ only before Since.
+		"a.jsonl": ev("a1", "09", "ana@corp.example") + ev("a1", "09", "dup@corp.example") +
+			ev("a2", "01", "old@corp.example") + ev("a3", "09", "bo@corp.example"),
+	})
+	ctx := context.Background()
+	db := ctOpenDB(t)
+	sum, err := LoadCloudTrail(ctx, db, []string{dir}, CloudTrailOptions{Since: time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.EventsLoaded != 2 || sum.Duplicates != 1 || sum.BeforeSince != 1 {
+		t.Fatalf("summary %+v: want 2 loaded, 1 duplicate, 1 before since", sum)
+	}
+	var got []string
+	rows, err := db.QueryContext(ctx, `SELECT session_name FROM ct_principals ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	if strings.Join(got, ",") != "ana@corp.example,bo@corp.example" {
+		t.Errorf("principals %v, want ana and bo only", got)
+	}
+	var pairs string
+	if err := db.QueryRowContext(ctx, `SELECT string_agg(event_id || '=' || actor_raw || '/' || error_code, ',' ORDER BY event_id) FROM events`).Scan(&pairs); err != nil {
+		t.Fatal(err)
+	}
+	if pairs != "a1=ana@corp.example/AccessDenied,a3=bo@corp.example/AccessDenied" {
+		t.Errorf("events %s", pairs)
+	}
+}

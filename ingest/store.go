@@ -13,10 +13,7 @@ import (
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
-	"github.com/zeebo/xxh3"
-
 	"github.com/jitscore/jitscore/ingest/internal/trail"
-	"github.com/jitscore/jitscore/models"
 )
 
 // knownFile is a ct_files row: what a file was when it was last loaded.
@@ -51,8 +48,10 @@ type writer struct {
 
 	known     map[string]knownFile
 	seen      hashSet
-	lastBlob  int32 // the highest ct_raw.blob_id in use
-	firstBlob int32 // lastBlob when the load began
+	keep      []bool   // scratch: which rows of a file are stored
+	keys      fileKeys // scratch: the file's keys
+	lastBlob  int32    // the highest ct_raw.blob_id in use
+	firstBlob int32    // lastBlob when the load began
 	dims      [numDims]*dimension
 	restore   []string // statements that put loadSettings back
 
@@ -80,8 +79,8 @@ type batch struct {
 // writes them into the sink's table. store_append.go (the default build)
 // and store_arrow.go (build tag duckdb_arrow) implement it.
 type rowSink interface {
-	// add buffers one event with its keys.
-	add(e *models.Event, k rowKeys) error
+	// add buffers every row of f, with its file's keys.
+	add(f *fileRows, k *fileKeys) error
 	// async reports whether a sealed batch may be written while rows of the
 	// next are added. When false the batch's transaction must be open
 	// while rows are added (the Appender writes full chunks as it goes).
@@ -109,13 +108,12 @@ type rowBatch interface {
 
 type quarRow struct{ source, position, reason, snippet string }
 
-// rowKeys are an event row's references: its dimension rows, and its
-// record's bytes [off, off+n) in the content of ct_raw blob.
-type rowKeys struct {
-	principal, action, client, place int32
-	blob                             int32
-	off                              int64
-	n                                int32
+// fileKeys are what a file's rows refer to besides their own columns:
+// the ct_raw blob that holds their records, and for each dimension the key
+// of each of the file's tuples, by tuple number (fileRows.tuple).
+type fileKeys struct {
+	blob int32
+	dims [numDims][]int32
 }
 
 // The dimensions of ct_events, in the order of writer.dims.
@@ -139,19 +137,6 @@ func newDimensions() [numDims]*dimension {
 		}),
 		dimPlace: newDimension("ct_places", "place_key", "account_id", "aws_region"),
 	}
-}
-
-// keys returns e's dimension keys, registering new tuples.
-func (w *writer) keys(e *models.Event) (k rowKeys) {
-	p := [...]string{e.PrincipalType, e.PrincipalARN, e.PrincipalID, e.OnBehalfOf, e.SessionName, e.Actor, e.Entitlement}
-	k.principal = w.dims[dimPrincipal].id(p[:])
-	a := [...]string{e.EventSource, e.EventName, e.EventType, e.EventCategory}
-	k.action = w.dims[dimAction].id(a[:])
-	c := [...]string{e.SourceIP, e.UserAgent}
-	k.client = w.dims[dimClient].id(c[:])
-	l := [...]string{e.AccountID, e.AWSRegion}
-	k.place = w.dims[dimPlace].id(l[:])
-	return k
 }
 
 // blobRow is a ct_raw row.
@@ -287,31 +272,44 @@ func (w *writer) add(r fileResult) error {
 		w.files = append(w.files, fr)
 		return w.maybeCommit()
 	}
-	blob := int32(0) // assigned with the file's first stored event
-	cut := 0         // events of this file left out by Since
-	for i := range r.events {
-		e := &r.events[i]
-		if !w.opts.Since.IsZero() && e.EventTime.Before(w.opts.Since) {
-			w.before++
-			cut++
-			continue
+	cut := 0 // events of this file left out by Since
+	if f := r.rows; f != nil {
+		// Which rows to store: the eventID set is probed in one tight
+		// loop over the hashes, so that its cache misses overlap.
+		w.keep = resize(w.keep, len(f.hash))
+		since := !w.opts.Since.IsZero()
+		stored := 0
+		for i, h := range f.hash {
+			if since && f.ev[i].EventTime.Before(w.opts.Since) {
+				w.before++
+				cut++
+				w.keep[i] = false
+				continue
+			}
+			had := w.seen.add(h)
+			w.keep[i] = !had
+			if !had {
+				stored++
+			}
 		}
-		fr.records++
-		if w.seen.add(xxh3.HashString128(e.EventID)) {
-			w.dups++
-			continue
+		fr.records += int64(len(f.hash) - cut)
+		w.dups += len(f.hash) - cut - stored
+		var used [numDims][]bool
+		if stored < len(f.hash) {
+			used = f.keep(w.keep)
 		}
-		if blob == 0 {
+		if stored > 0 {
 			w.lastBlob++
-			blob = w.lastBlob
-			w.blobs = append(w.blobs, blobRow{blob, r.obj.source, r.codec, r.blob})
+			w.keys.blob = w.lastBlob
+			w.blobs = append(w.blobs, blobRow{w.lastBlob, r.obj.source, r.codec, r.blob})
+			for d, dim := range w.dims {
+				w.keys.dims[d] = dim.ids(&f.tuples[d], used[d], w.keys.dims[d])
+			}
+			if err := w.rows.add(f, &w.keys); err != nil {
+				return fmt.Errorf("store events from %s: %w", r.obj.source, err)
+			}
+			w.staged += stored
 		}
-		k := w.keys(e)
-		k.blob, k.off, k.n = blob, r.spans[i].off, r.spans[i].n
-		if err := w.rows.add(e, k); err != nil {
-			return fmt.Errorf("store event %s from %s: %w", e.EventID, r.obj.source, err)
-		}
-		w.staged++
 	}
 	for _, p := range r.problems {
 		w.quar = append(w.quar, quarRow{r.obj.source, p.Pos, p.Err.Error(), p.Snippet})

@@ -6,10 +6,9 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
-
-	"github.com/jitscore/jitscore/models"
 )
 
 // appendSink writes rows through duckdb-go's row Appender: the portable
@@ -33,31 +32,37 @@ func newRowSink(_ context.Context, conn *sql.Conn, table string) (rowSink, error
 	return &appendSink{app: app, row: make([]driver.Value, 13)}, nil
 }
 
-// add appends one event row, in ct_events column order.
-func (s *appendSink) add(e *models.Event, k rowKeys) error {
+// add appends f's rows one at a time, in ct_events column order.
+func (s *appendSink) add(f *fileRows, k *fileKeys) error {
 	r := s.row
-	if u, ok := canonicalUUID(e.EventID); ok {
-		r[0], r[1] = duckdb.UUID(u), nil
-	} else {
-		r[0], r[1] = nil, e.EventID
+	for i := range f.hash {
+		e := &f.ev[i]
+		if f.isUUID[i] {
+			r[0], r[1] = duckdb.UUID(f.uuid[i]), nil
+		} else {
+			r[0], r[1] = nil, e.EventID
+		}
+		r[2] = e.EventTime
+		r[3] = k.dims[dimPlace][f.tuple[dimPlace][i]]
+		if f.roSet[i] {
+			r[4] = f.roVal[i]
+		} else {
+			r[4] = nil
+		}
+		r[5] = nullable(e.ErrorCode)
+		r[6] = nullable(e.ErrorMessage)
+		r[7] = k.dims[dimAction][f.tuple[dimAction][i]]
+		r[8] = k.dims[dimClient][f.tuple[dimClient][i]]
+		r[9] = k.dims[dimPrincipal][f.tuple[dimPrincipal][i]]
+		r[10] = k.blob
+		r[11] = f.off[i]
+		r[12] = f.size[i]
+		if err := s.app.AppendRow(r...); err != nil {
+			return fmt.Errorf("event %s: %w", e.EventID, err)
+		}
+		s.n++
 	}
-	r[2] = e.EventTime
-	r[3] = k.place
-	if e.ReadOnly != nil {
-		r[4] = *e.ReadOnly
-	} else {
-		r[4] = nil
-	}
-	r[5] = nullable(e.ErrorCode)
-	r[6] = nullable(e.ErrorMessage)
-	r[7] = k.action
-	r[8] = k.client
-	r[9] = k.principal
-	r[10] = k.blob
-	r[11] = k.off
-	r[12] = k.n
-	s.n++
-	return s.app.AppendRow(r...)
+	return nil
 }
 
 func (s *appendSink) async() bool { return false }

@@ -10,13 +10,12 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	duckdb "github.com/duckdb/duckdb-go/v2"
-
-	"github.com/jitscore/jitscore/models"
 )
 
 // arrowCatalog is an in-memory database attached beside the file, where
@@ -61,16 +60,17 @@ var arrowSchema = func() *arrow.Schema {
 // arrowSink builds each batch as one Arrow record in Go memory and moves
 // it with one INSERT ... SELECT over a view of it (build tag duckdb_arrow).
 type arrowSink struct {
-	conn   *sql.Conn
-	arrow  *duckdb.Arrow
-	home   string // the connection's own catalog, quoted
-	view   string // the batch view's name inside arrowCatalog
-	insert string
-	b      *array.RecordBuilder
-	str    []*array.StringBuilder // by column index; nil where not a string
-	uuid   *array.FixedSizeBinaryBuilder
-	n      int                 // rows in the builder
-	carry  []arrow.RecordBatch // rows sealed out of the last batch, first in the next
+	conn    *sql.Conn
+	arrow   *duckdb.Arrow
+	home    string // the connection's own catalog, quoted
+	view    string // the batch view's name inside arrowCatalog
+	insert  string
+	b       *array.RecordBuilder
+	str     []*array.StringBuilder // by column index; nil where not a string
+	uuid    *array.FixedSizeBinaryBuilder
+	n       int                 // rows in the builder
+	carry   []arrow.RecordBatch // rows sealed out of the last batch, first in the next
+	scratch []int32             // a column being assembled
 }
 
 func newRowSink(ctx context.Context, conn *sql.Conn, table string) (rowSink, error) {
@@ -123,31 +123,62 @@ func (s *arrowSink) text(i int, v string) {
 	s.str[i].Append(v)
 }
 
-func (s *arrowSink) add(e *models.Event, k rowKeys) error {
-	if u, ok := canonicalUUID(e.EventID); ok {
-		s.uuid.Append(u[:])
-		s.str[1].AppendNull()
-	} else {
-		s.uuid.AppendNull()
-		s.str[1].Append(e.EventID)
+// add appends f's rows column by column, in bulk where the column is
+// already a slice of the right type.
+func (s *arrowSink) add(f *fileRows, k *fileKeys) error {
+	n := len(f.hash)
+	for i := range n {
+		if f.isUUID[i] {
+			s.uuid.Append(f.uuid[i][:])
+		} else {
+			s.uuid.AppendNull()
+		}
 	}
-	s.b.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(e.EventTime.UnixMicro()))
-	s.b.Field(3).(*array.Int32Builder).Append(k.place)
-	if ro := s.b.Field(4).(*array.BooleanBuilder); e.ReadOnly != nil {
-		ro.Append(*e.ReadOnly)
+	if f.allUUID {
+		s.str[1].AppendNulls(n)
 	} else {
-		ro.AppendNull()
+		for i := range n {
+			if f.isUUID[i] {
+				s.str[1].AppendNull()
+			} else {
+				s.str[1].Append(f.ev[i].EventID)
+			}
+		}
 	}
-	s.text(5, e.ErrorCode)
-	s.text(6, e.ErrorMessage)
-	s.b.Field(7).(*array.Int32Builder).Append(k.action)
-	s.b.Field(8).(*array.Int32Builder).Append(k.client)
-	s.b.Field(9).(*array.Int32Builder).Append(k.principal)
-	s.b.Field(10).(*array.Int32Builder).Append(k.blob)
-	s.b.Field(11).(*array.Int64Builder).Append(k.off)
-	s.b.Field(12).(*array.Int32Builder).Append(k.n)
-	s.n++
+	s.b.Field(2).(*array.TimestampBuilder).AppendValues(unsafe.Slice((*arrow.Timestamp)(unsafe.SliceData(f.micros)), n), nil)
+	s.keyColumn(3, f.tuple[dimPlace], k.dims[dimPlace])
+	s.b.Field(4).(*array.BooleanBuilder).AppendValues(f.roVal, f.roSet)
+	if f.errs == 0 {
+		s.str[5].AppendNulls(n)
+		s.str[6].AppendNulls(n)
+	} else {
+		for i := range n {
+			s.text(5, f.ev[i].ErrorCode)
+			s.text(6, f.ev[i].ErrorMessage)
+		}
+	}
+	s.keyColumn(7, f.tuple[dimAction], k.dims[dimAction])
+	s.keyColumn(8, f.tuple[dimClient], k.dims[dimClient])
+	s.keyColumn(9, f.tuple[dimPrincipal], k.dims[dimPrincipal])
+	s.scratch = resize(s.scratch, n)
+	for i := range s.scratch {
+		s.scratch[i] = k.blob
+	}
+	s.b.Field(10).(*array.Int32Builder).AppendValues(s.scratch, nil)
+	s.b.Field(11).(*array.Int64Builder).AppendValues(f.off, nil)
+	s.b.Field(12).(*array.Int32Builder).AppendValues(f.size, nil)
+	s.n += n
 	return nil
+}
+
+// keyColumn appends to int32 column col the keys of the rows' tuples:
+// keys[tuple[i]] for each row i.
+func (s *arrowSink) keyColumn(col int, tuple, keys []int32) {
+	s.scratch = resize(s.scratch, len(tuple))
+	for i, t := range tuple {
+		s.scratch[i] = keys[t]
+	}
+	s.b.Field(col).(*array.Int32Builder).AppendValues(s.scratch, nil)
 }
 
 func (s *arrowSink) async() bool { return true }
