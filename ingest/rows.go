@@ -41,7 +41,6 @@ func getRows() *fileRows {
 	}
 	f := &fileRows{}
 	for d := range f.tuples {
-		f.tuples[d].nums = map[string]int32{}
 		f.tuples[d].reset()
 	}
 	return f
@@ -152,6 +151,9 @@ type tupleSet struct {
 }
 
 func (t *tupleSet) reset() {
+	if t.nums == nil {
+		t.nums = map[string]int32{}
+	}
 	clear(t.nums)
 	clear(t.vals) // drop the references into content
 	t.encs, t.vals, t.last = t.encs[:0], t.vals[:0], -1
