@@ -2,6 +2,7 @@ package trail
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -139,112 +140,160 @@ const (
 // with the same key, as for the objects they hold: a userIdentity or
 // insightDetails member clears what an earlier one of the same name left.
 func (f *fields) route(r route, key string) (slot, route) {
-	switch r {
-	case routeRecord:
-		return f.recordKey(key)
-	case routeIdentity:
-		switch key {
-		case "type":
-			return slotIDType, routeNone
-		case "principalId":
-			return slotIDPrincipalID, routeNone
-		case "arn":
-			return slotIDARN, routeNone
-		case "accountId":
-			return slotIDAccountID, routeNone
-		case "userName":
-			return slotIDUserName, routeNone
-		case "invokedBy":
-			return slotIDInvokedBy, routeNone
-		case "onBehalfOf":
-			return noSlot, routeOnBehalfOf
-		case "sessionContext":
-			return noSlot, routeSession
-		}
-	case routeOnBehalfOf:
-		if key == "userId" {
-			return slotIDOnBehalfOf, routeNone
-		}
-	case routeSession:
-		if key == "sessionIssuer" {
-			return noSlot, routeIssuer
-		}
-	case routeIssuer:
-		if key == "userName" {
-			return slotIDIssuerName, routeNone
-		}
-	case routeInsight:
-		switch key {
-		case "eventSource":
-			return slotInsightEventSource, routeNone
-		case "eventName":
-			return slotInsightEventName, routeNone
-		}
+	lo, mid, hi, ok := keyWords(key)
+	if !ok {
+		return noSlot, routeNone
 	}
-	return noSlot, routeNone
+	return f.routeWords(r, lo, mid, hi, len(key))
 }
 
-// recordKey routes a member of an event or container object.
-func (f *fields) recordKey(key string) (slot, route) {
-	switch key {
-	case "eventID":
-		return slotEventID, routeNone
-	case "eventTime":
-		return slotEventTime, routeNone
-	case "@timestamp":
-		return slotAtTimestamp, routeNone
-	case "eventSource":
-		return slotEventSource, routeNone
-	case "eventName":
-		return slotEventName, routeNone
-	case "awsRegion":
-		return slotAWSRegion, routeNone
-	case "recipientAccountId":
-		return slotRecipientAccountID, routeNone
-	case "readOnly":
-		return slotReadOnly, routeNone
-	case "errorCode":
-		return slotErrorCode, routeNone
-	case "errorMessage":
-		return slotErrorMessage, routeNone
-	case "sourceIPAddress":
-		return slotSourceIP, routeNone
-	case "userAgent":
-		return slotUserAgent, routeNone
-	case "eventType":
-		return slotEventType, routeNone
-	case "eventCategory":
-		return slotEventCategory, routeNone
-	case "managementEvent":
-		return slotManagementEvent, routeNone
-	case "userIdentity":
-		f.clear(slotIDType, slotIDIssuerName)
-		return slotUserIdentity, routeIdentity
-	case "insightDetails":
-		f.clear(slotInsightEventSource, slotInsightEventName)
-		return slotInsightDetails, routeInsight
-	case "eventVersion":
-		return slotEventVersion, routeNone
-	case "Records":
-		return slotRecords, routeNone
-	case "Events":
-		return slotLookupEvents, routeNone
-	case "detail":
-		return slotDetail, routeNone
-	case "detail-type":
-		return slotDetailType, routeNone
-	case "CloudTrailEvent":
-		return slotCloudTrailEvent, routeNone
-	case "eventJson", "eventjson", "eventJSON":
-		return slotEventJSON, routeNone
-	case "digestStartTime":
-		return slotDigestStart, routeNone
-	case "logFiles":
-		return slotLogFiles, routeNone
-	case "digestS3Object":
-		return slotDigestObject, routeNone
+// load64 returns the eight bytes at p+off, little-endian; the caller
+// vouches that they lie inside one object.
+func load64(p unsafe.Pointer, off int) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, off)), 8))
+}
+
+// routeWords is route for the key of length n whose keyWords are lo, mid
+// and hi.
+func (f *fields) routeWords(r route, lo, mid, hi uint64, n int) (slot, route) {
+	e := &keyTable[keyHash(r, lo, n)]
+	if e.lo != lo || e.hi != hi || e.mid != mid || int(e.n) != n || e.r != r {
+		return noSlot, routeNone
 	}
-	return noSlot, routeNone
+	f.enter(e.inner)
+	return e.sl, e.inner
+}
+
+// enter forgets what an earlier object walked with route r left: a later
+// userIdentity or insightDetails replaces an earlier one as a whole.
+func (f *fields) enter(r route) {
+	switch r {
+	case routeIdentity:
+		f.clear(slotIDType, slotIDIssuerName)
+	case routeInsight:
+		f.clear(slotInsightEventSource, slotInsightEventName)
+	}
+}
+
+// routedKeys lists, for each route, the keys whose values normalisation
+// reads: the slot a value goes to and the route a nested object is walked
+// with.
+var routedKeys = []struct {
+	r     route
+	key   string
+	sl    slot
+	inner route
+}{
+	{routeRecord, "eventID", slotEventID, routeNone},
+	{routeRecord, "eventTime", slotEventTime, routeNone},
+	{routeRecord, "@timestamp", slotAtTimestamp, routeNone},
+	{routeRecord, "eventSource", slotEventSource, routeNone},
+	{routeRecord, "eventName", slotEventName, routeNone},
+	{routeRecord, "awsRegion", slotAWSRegion, routeNone},
+	{routeRecord, "recipientAccountId", slotRecipientAccountID, routeNone},
+	{routeRecord, "readOnly", slotReadOnly, routeNone},
+	{routeRecord, "errorCode", slotErrorCode, routeNone},
+	{routeRecord, "errorMessage", slotErrorMessage, routeNone},
+	{routeRecord, "sourceIPAddress", slotSourceIP, routeNone},
+	{routeRecord, "userAgent", slotUserAgent, routeNone},
+	{routeRecord, "eventType", slotEventType, routeNone},
+	{routeRecord, "eventCategory", slotEventCategory, routeNone},
+	{routeRecord, "managementEvent", slotManagementEvent, routeNone},
+	{routeRecord, "userIdentity", slotUserIdentity, routeIdentity},
+	{routeRecord, "insightDetails", slotInsightDetails, routeInsight},
+	{routeRecord, "eventVersion", slotEventVersion, routeNone},
+	{routeRecord, "Records", slotRecords, routeNone},
+	{routeRecord, "Events", slotLookupEvents, routeNone},
+	{routeRecord, "detail", slotDetail, routeNone},
+	{routeRecord, "detail-type", slotDetailType, routeNone},
+	{routeRecord, "CloudTrailEvent", slotCloudTrailEvent, routeNone},
+	{routeRecord, "eventJson", slotEventJSON, routeNone},
+	{routeRecord, "eventjson", slotEventJSON, routeNone},
+	{routeRecord, "eventJSON", slotEventJSON, routeNone},
+	{routeRecord, "digestStartTime", slotDigestStart, routeNone},
+	{routeRecord, "logFiles", slotLogFiles, routeNone},
+	{routeRecord, "digestS3Object", slotDigestObject, routeNone},
+
+	{routeIdentity, "type", slotIDType, routeNone},
+	{routeIdentity, "principalId", slotIDPrincipalID, routeNone},
+	{routeIdentity, "arn", slotIDARN, routeNone},
+	{routeIdentity, "accountId", slotIDAccountID, routeNone},
+	{routeIdentity, "userName", slotIDUserName, routeNone},
+	{routeIdentity, "invokedBy", slotIDInvokedBy, routeNone},
+	{routeIdentity, "onBehalfOf", noSlot, routeOnBehalfOf},
+	{routeIdentity, "sessionContext", noSlot, routeSession},
+
+	{routeOnBehalfOf, "userId", slotIDOnBehalfOf, routeNone},
+	{routeSession, "sessionIssuer", noSlot, routeIssuer},
+	{routeIssuer, "userName", slotIDIssuerName, routeNone},
+
+	{routeInsight, "eventSource", slotInsightEventSource, routeNone},
+	{routeInsight, "eventName", slotInsightEventName, routeNone},
+}
+
+// keyEntry is a routed key in keyTable: the key as the words keyWords
+// gives, its length and route, and where its value goes.
+type keyEntry struct {
+	lo, mid, hi uint64
+	n           uint8
+	r           route
+	sl          slot
+	inner       route
+}
+
+// keyTable holds routedKeys by keyHash. The multiplier was searched for
+// so that no two routed keys share an entry; init checks that.
+var keyTable [1 << keyTableBits]keyEntry
+
+const (
+	keyTableBits = 7
+	keyMult      = 0x4d91718a4abf4d73
+)
+
+func init() {
+	for _, k := range routedKeys {
+		lo, mid, hi, ok := keyWords(k.key)
+		e := &keyTable[keyHash(k.r, lo, len(k.key))]
+		if !ok || e.n != 0 {
+			panic("trail: routed key " + k.key + " does not fit the key table")
+		}
+		*e = keyEntry{lo: lo, mid: mid, hi: hi, n: uint8(len(k.key)), r: k.r, sl: k.sl, inner: k.inner}
+	}
+}
+
+// keyHash is the index in keyTable of a key of length n whose first eight
+// bytes (zero-padded) are lo, in an object walked with route r.
+func keyHash(r route, lo uint64, n int) uint64 {
+	return (lo ^ uint64(n)<<56 ^ uint64(r)<<60) * keyMult >> (64 - keyTableBits)
+}
+
+// keyWords returns words that together hold every byte of s: lo its
+// first eight bytes zero-padded, and for a key longer than eight bytes hi
+// its last eight and, past 16 bytes, mid the eight after lo. ok is false
+// for a key longer than 24 bytes, which no route reads. Every load stays
+// inside s.
+func keyWords(s string) (lo, mid, hi uint64, ok bool) {
+	n := len(s)
+	if n == 0 {
+		return 0, 0, 0, true
+	}
+	p := unsafe.Slice(unsafe.StringData(s), n)
+	switch {
+	case n > 24:
+		return 0, 0, 0, false
+	case n >= 8:
+		lo, hi = binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[n-8:])
+		if n > 16 {
+			mid = binary.LittleEndian.Uint64(p[8:])
+		}
+	case n >= 4:
+		lo = uint64(binary.LittleEndian.Uint32(p)) | uint64(binary.LittleEndian.Uint32(p[n-4:]))<<(8*(n-4))
+	default:
+		for i, c := range p {
+			lo |= uint64(c) << (8 * i)
+		}
+	}
+	return lo, mid, hi, true
 }
 
 // looksLikeEvent reports whether an object carries any key only CloudTrail

@@ -142,8 +142,15 @@ func (w *walker) strFrom(b []byte, start, j int) (int, bool, error) {
 	i := j
 	esc := false
 	for {
-		// Plain ASCII eight bytes at a time, then byte by byte near the
+		// The next stop: from the stop index when there is one, else
+		// plain ASCII eight bytes at a time, then byte by byte near the
 		// end of the input. The loads stay inside b: i+8 <= len(b).
+		if w.stops != nil {
+			if i = firstStop(w.stops, i); i < 0 {
+				return 0, false, errAt(start, "unterminated string")
+			}
+			goto stop
+		}
 		for p := unsafe.Pointer(unsafe.SliceData(b)); i+8 <= len(b); i += 8 {
 			x := binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, i)), 8))
 			if m := stringStops(x); m != 0 {
@@ -204,7 +211,7 @@ func isHex4(b []byte) bool {
 }
 
 // value returns the index just after the JSON value starting at or after
-// i (leading space allowed). Objects in it are walked with routeNone.
+// i (leading space allowed). Its keys are not routed.
 func (w *walker) value(i, depth int) (int, error) {
 	return w.valueAt(w.ws(w.b, i), depth)
 }
@@ -219,10 +226,8 @@ func (w *walker) valueAt(i, depth int) (int, error) {
 	case c == '"':
 		end, _, err := w.str(b, i)
 		return end, err
-	case c == '{':
-		return w.object(i, depth+1, routeNone, nil)
-	case c == '[':
-		return w.array(i, depth+1)
+	case c == '{' || c == '[':
+		return w.skip(i, depth+1)
 	case c == 't':
 		return skipLiteral(b, i, "true")
 	case c == 'f':
@@ -288,23 +293,46 @@ func skipNumber(b []byte, i int) (int, error) {
 // span is a value's bytes [start, end) in the scanned input.
 type span struct{ start, end int }
 
-// object expects b[i] == '{' and returns the index after the closing
-// brace. With a route other than routeNone, every member's key is routed
-// (route in record.go) into f: its value is stored in the slot the route
-// names and a nested object is walked with the route it names.
+// plainEnd returns the index after the closing quote of the string that
+// opens at b[i], when the stop index shows the string plain ASCII (its
+// first stop is the closing quote) within the 64 bytes after the opening
+// quote; otherwise 0, and str decides. It reads the window from the two
+// index words it spans (buildStops leaves a word to spare), so that a
+// string across a word boundary is no exception, and it is small enough
+// to be inlined, so that most strings cost no call.
+func plainEnd(stops []uint64, b []byte, i int) int {
+	j := i + 1
+	if k := j >> 6; k+1 < len(stops) {
+		// The second word's bits shifted up by 64-s, done in two steps
+		// so that s == 0 gives zero.
+		m := stops[k]>>(uint(j)&63) | stops[k+1]<<1<<(^uint(j)&63)
+		if m != 0 {
+			j += bits.TrailingZeros64(m)
+			if j < len(b) && b[j] == '"' {
+				return j + 1
+			}
+		}
+	}
+	return 0
+}
+
+// object expects b[i] == '{', an object walked with route r (not
+// routeNone), and returns the index after the closing brace. Every
+// member's key is routed (route in record.go) into f: its value is stored
+// in the slot the route names and a nested object is walked with the
+// route it names. Values that no route reads are walked by skip.
 //
 // Compact JSON has no space around ':' and ',', so those are looked for
-// first, and space is skipped only when they are not there.
+// first, and space is skipped only when they are not there. Plain strings,
+// the literals and the punctuation are handled inline; only escapes,
+// non-ASCII text, numbers, containers and errors cost a call.
 //
-// TODO(ingest-perf): Scan spends about 16,000 instructions (2.8 to 3.1 us
-// on the 2-core benchmark machine) per 1.3 KB record, short of the 2 us
-// budget: some 6,000 go to string words (about 20 instructions per eight
-// bytes in portable Go) and some 5,000 to this loop's per-member calls and
-// the register saves around them. An iterative walk with the string scan
-// inlined measured slower; going further needs SIMD or a structural index
-// built ahead of the walk.
+// TODO(ingest-perf): Scan spends about 12,900 instructions (2.0 to 2.1 us
+// on the 2-core benchmark machine) per 1.3 KB record, at the edge of the
+// 2 us budget; the rest of the walk is this loop's calls for containers
+// and escapes, and the register saves around them.
 func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
-	b := w.b
+	b, stops := w.b, w.stops
 	if depth > maxDepth {
 		return 0, errAt(i, "nesting too deep")
 	}
@@ -316,19 +344,37 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 		if i >= len(b) || b[i] != '"' {
 			return 0, errAt(i, "want object key")
 		}
-		kend, kesc, err := w.str(b, i)
-		if err != nil {
-			return 0, err
-		}
-		sl, inner := noSlot, routeNone
-		if r != routeNone {
-			// The key's bytes are b[i+1 : kend-1]; b[i+1] exists even
-			// for "" (it is the closing quote).
-			key := unsafe.String(&b[i+1], kend-1-(i+1))
-			if kesc {
-				key = unescapeKey(b[i+1 : kend-1])
+		kend, kesc := plainEnd(stops, b, i), false
+		if kend == 0 {
+			var err error
+			if kend, kesc, err = w.str(b, i); err != nil {
+				return 0, err
 			}
-			sl, inner = f.route(r, key)
+		}
+		// The key's bytes are b[ks:ks+n]. A plain key of up to 24 bytes
+		// with eight bytes of input at its start (nearly every key) is
+		// looked up here, its words read straight from b: a short key's
+		// word holds its closing quote and more, which a mask drops.
+		sl, inner := noSlot, routeNone
+		if ks, n := i+1, kend-i-2; !kesc && n <= 24 && ks+8 <= len(b) {
+			p := unsafe.Pointer(unsafe.SliceData(b))
+			lo, hi := load64(p, ks), uint64(0)
+			if n < 8 {
+				lo &= 1<<(8*(uint(n)&7)) - 1
+			} else {
+				hi = load64(p, ks+n-8)
+			}
+			if e := &keyTable[keyHash(r, lo, n)]; e.lo == lo && e.hi == hi && int(e.n) == n && e.r == r &&
+				(n <= 16 || e.mid == load64(p, ks+8)) {
+				sl, inner = e.sl, e.inner
+				if inner == routeIdentity || inner == routeInsight {
+					f.enter(inner)
+				}
+			}
+		} else if kesc {
+			sl, inner = f.route(r, unescapeKey(b[ks:ks+n]))
+		} else {
+			sl, inner = f.route(r, view(b[ks:ks+n]))
 		}
 		if i = kend; i >= len(b) || b[i] != ':' {
 			if i = w.ws(b, i); i >= len(b) || b[i] != ':' {
@@ -336,13 +382,31 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 			}
 		}
 		vstart := w.ws(b, i+1)
+		if vstart >= len(b) {
+			return 0, errAt(vstart, "unexpected end of input")
+		}
 		var vend int
+		var err error
 		vesc := false
-		switch {
-		case vstart < len(b) && b[vstart] == '"':
-			vend, vesc, err = w.str(b, vstart)
-		case inner != routeNone && vstart < len(b) && b[vstart] == '{':
-			vend, err = w.object(vstart, depth+1, inner, f)
+		switch b[vstart] {
+		case '"':
+			if vend = plainEnd(stops, b, vstart); vend == 0 {
+				vend, vesc, err = w.str(b, vstart)
+			}
+		case '{':
+			if inner != routeNone {
+				vend, err = w.object(vstart, depth+1, inner, f)
+			} else {
+				vend, err = w.skip(vstart, depth+1)
+			}
+		case '[':
+			vend, err = w.skip(vstart, depth+1)
+		case 't':
+			vend, err = skipLiteral(b, vstart, "true")
+		case 'f':
+			vend, err = skipLiteral(b, vstart, "false")
+		case 'n':
+			vend, err = skipLiteral(b, vstart, "null")
 		default:
 			vend, err = w.valueAt(vstart, depth)
 		}
@@ -368,36 +432,129 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 	}
 }
 
-// array expects b[i] == '[' and returns the index after the closing
-// bracket.
-func (w *walker) array(i, depth int) (int, error) {
-	b := w.b
-	if depth > maxDepth {
+// skip expects b[i] to open an object or array at nesting depth depth,
+// and returns the index after the container's end. It validates what it
+// covers as object and array walks would, with the same errors at the
+// same offsets, but routes nothing, so it walks nested containers in one
+// loop with a stack of one bit per level (set: object) instead of a call
+// per container.
+func (w *walker) skip(i, depth int) (int, error) {
+	b, stops := w.b, w.stops
+	var objs [(maxDepth + 1 + 63) / 64]uint64
+	d := depth
+	var n, end int
+	var err error
+open:
+	// b[i] opens the container at depth d.
+	if d > maxDepth {
 		return 0, errAt(i, "nesting too deep")
 	}
-	i = w.ws(b, i+1)
-	if i < len(b) && b[i] == ']' {
-		return i + 1, nil
+	n = d - depth
+	if b[i] == '[' {
+		objs[n>>6] &^= 1 << (n & 63)
+		if i = w.ws(b, i+1); i < len(b) && b[i] == ']' {
+			i++
+			goto closed
+		}
+		goto value
 	}
-	for {
-		vend, err := w.valueAt(i, depth)
-		if err != nil {
+	objs[n>>6] |= 1 << (n & 63)
+	if i = w.ws(b, i+1); i < len(b) && b[i] == '}' {
+		i++
+		goto closed
+	}
+key:
+	if i >= len(b) || b[i] != '"' {
+		return 0, errAt(i, "want object key")
+	}
+	if end = plainEnd(stops, b, i); end == 0 {
+		if end, _, err = w.str(b, i); err != nil {
 			return 0, err
 		}
-		if i = vend; i >= len(b) || b[i] != ',' {
+	}
+	if i = end; i >= len(b) || b[i] != ':' {
+		if i = w.ws(b, i); i >= len(b) || b[i] != ':' {
+			return 0, errAt(i, "want ':' after object key")
+		}
+	}
+	i = w.ws(b, i+1)
+value:
+	// b[i] starts a value (or should) in the container at depth d.
+	if i >= len(b) {
+		return 0, errAt(i, "unexpected end of input")
+	}
+	switch c := b[i]; {
+	case c == '"':
+		if end = plainEnd(stops, b, i); end == 0 {
+			if end, _, err = w.str(b, i); err != nil {
+				return 0, err
+			}
+		}
+		i = end
+	case c == '{' || c == '[':
+		d++
+		goto open
+	case c == 't':
+		if i, err = skipLiteral(b, i, "true"); err != nil {
+			return 0, err
+		}
+	case c == 'f':
+		if i, err = skipLiteral(b, i, "false"); err != nil {
+			return 0, err
+		}
+	case c == 'n':
+		if i, err = skipLiteral(b, i, "null"); err != nil {
+			return 0, err
+		}
+	case c == '-' || '0' <= c && c <= '9':
+		if i, err = skipNumber(b, i); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, errAt(i, fmt.Sprintf("unexpected character %q", c))
+	}
+next:
+	// b[i] follows a value in the container at depth d.
+	n = d - depth
+	if objs[n>>6]&(1<<(n&63)) != 0 {
+		if i >= len(b) || b[i] != ',' {
 			if i = w.ws(b, i); i >= len(b) {
-				return 0, errAt(i, "unterminated array")
+				return 0, errAt(i, "unterminated object")
 			}
 			switch b[i] {
 			case ',':
-			case ']':
-				return i + 1, nil
+			case '}':
+				i++
+				goto closed
 			default:
-				return 0, errAt(i, "want ',' or ']' in array")
+				return 0, errAt(i, "want ',' or '}' in object")
 			}
 		}
 		i = w.ws(b, i+1)
+		goto key
 	}
+	if i >= len(b) || b[i] != ',' {
+		if i = w.ws(b, i); i >= len(b) {
+			return 0, errAt(i, "unterminated array")
+		}
+		switch b[i] {
+		case ',':
+		case ']':
+			i++
+			goto closed
+		default:
+			return 0, errAt(i, "want ',' or ']' in array")
+		}
+	}
+	i = w.ws(b, i+1)
+	goto value
+closed:
+	// i follows the end of the container at depth d.
+	if d == depth {
+		return i, nil
+	}
+	d--
+	goto next
 }
 
 // skipString expects b[i] == '"' and returns the index after the closing

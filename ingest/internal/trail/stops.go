@@ -27,9 +27,12 @@ type stopIndex struct {
 // stopWordsPool recycles index buffers (an eighth of the input's size).
 var stopWordsPool sync.Pool
 
-// buildStops indexes b. release hands its buffer back.
+// buildStops indexes b. release hands its buffer back. The index has a
+// zero word past the one that holds offset len(b), so that the word after
+// that of any offset up to len(b) can be read without a length check
+// beyond the one the compiler wants.
 func buildStops(b []byte) stopIndex {
-	n := (len(b) + 63) / 64
+	n := len(b)/64 + 2
 	var words []uint64
 	if p, _ := stopWordsPool.Get().(*[]uint64); p != nil && cap(*p) >= n {
 		words = (*p)[:n]
@@ -41,18 +44,16 @@ func buildStops(b []byte) stopIndex {
 	if nl >= 0 {
 		nl = firstNewlineFrom(b, nl*64)
 	}
-	if full < n {
-		var m uint64
-		for k, c := range b[full*64:] {
-			if isStopByte(c) {
-				m |= 1 << k
-			}
-			if c == '\n' && nl < 0 {
-				nl = full*64 + k
-			}
+	var m uint64
+	for k, c := range b[full*64:] {
+		if isStopByte(c) {
+			m |= 1 << k
 		}
-		words[full] = m
+		if c == '\n' && nl < 0 {
+			nl = full*64 + k
+		}
 	}
+	words[full], words[full+1] = m, 0
 	return stopIndex{words: words, firstNewline: nl}
 }
 
@@ -103,16 +104,20 @@ func stopBlocksGeneric(dst []uint64, src []byte) (newlineBlock int) {
 
 // nextStop returns the offset of the first stop at or after j, or -1 when
 // there is none in the indexed bytes.
-func (ix *stopIndex) nextStop(j int) int {
+func (ix *stopIndex) nextStop(j int) int { return firstStop(ix.words, j) }
+
+// firstStop returns the offset of the first stop at or after j in the
+// stop index words, or -1 when there is none.
+func firstStop(words []uint64, j int) int {
 	w := j >> 6
-	if w >= len(ix.words) {
+	if w >= len(words) {
 		return -1
 	}
-	if m := ix.words[w] >> (j & 63); m != 0 {
+	if m := words[w] >> (j & 63); m != 0 {
 		return j + bits.TrailingZeros64(m)
 	}
-	for w++; w < len(ix.words); w++ {
-		if m := ix.words[w]; m != 0 {
+	for w++; w < len(words); w++ {
+		if m := words[w]; m != 0 {
 			return w<<6 + bits.TrailingZeros64(m)
 		}
 	}
