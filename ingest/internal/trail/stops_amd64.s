@@ -116,3 +116,96 @@ next:
 done:
 	MOVQ R9, newlineBlock+24(FP)
 	RET
+
+// func stopBlocksAVX2(dst *uint64, src *byte, blocks int) (newlineBlock int)
+//
+// stopBlocksSSE2 over 32 bytes a compare: per half block, VPCMPEQB against
+// '"' and '\\' and VPCMPGTB of 0x20 over the bytes as signed values, ORed
+// and gathered by VPMOVMSKB into 32 mask bits. Until a block with a '\n'
+// is found, each block is also compared against '\n'; the loop after that
+// leaves the test out.
+TEXT ·stopBlocksAVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ blocks+16(FP), CX
+	MOVQ $-1, R9
+	XORQ R10, R10
+
+	MOVQ         $0x22, AX
+	MOVQ         AX, X8
+	VPBROADCASTB X8, Y8
+	MOVQ         $0x5c, AX
+	MOVQ         AX, X9
+	VPBROADCASTB X9, Y9
+	MOVQ         $0x20, AX
+	MOVQ         AX, X10
+	VPBROADCASTB X10, Y10
+	MOVQ         $0x0a, AX
+	MOVQ         AX, X11
+	VPBROADCASTB X11, Y11
+
+seek:
+	// Blocks before the first one with a newline.
+	CMPQ R10, CX
+	JGE  done
+
+	VMOVDQU   0(SI), Y0
+	VMOVDQU   32(SI), Y1
+	VPCMPEQB  Y8, Y0, Y2
+	VPCMPEQB  Y9, Y0, Y3
+	VPOR      Y3, Y2, Y2
+	VPCMPGTB  Y0, Y10, Y3
+	VPOR      Y3, Y2, Y2
+	VPMOVMSKB Y2, AX
+	VPCMPEQB  Y8, Y1, Y4
+	VPCMPEQB  Y9, Y1, Y5
+	VPOR      Y5, Y4, Y4
+	VPCMPGTB  Y1, Y10, Y5
+	VPOR      Y5, Y4, Y4
+	VPMOVMSKB Y4, BX
+	SHLQ      $32, BX
+	ORQ       BX, AX
+	MOVQ      AX, 0(DI)
+
+	VPCMPEQB Y11, Y0, Y2
+	VPCMPEQB Y11, Y1, Y3
+	VPOR     Y3, Y2, Y2
+	ADDQ     $64, SI
+	ADDQ     $8, DI
+	INCQ     R10
+	VPTEST   Y2, Y2
+	JZ       seek
+	LEAQ     -1(R10), R9
+
+rest:
+	// Blocks after it.
+	CMPQ R10, CX
+	JGE  done
+
+	VMOVDQU   0(SI), Y0
+	VMOVDQU   32(SI), Y1
+	VPCMPEQB  Y8, Y0, Y2
+	VPCMPEQB  Y9, Y0, Y3
+	VPOR      Y3, Y2, Y2
+	VPCMPGTB  Y0, Y10, Y3
+	VPOR      Y3, Y2, Y2
+	VPMOVMSKB Y2, AX
+	VPCMPEQB  Y8, Y1, Y4
+	VPCMPEQB  Y9, Y1, Y5
+	VPOR      Y5, Y4, Y4
+	VPCMPGTB  Y1, Y10, Y5
+	VPOR      Y5, Y4, Y4
+	VPMOVMSKB Y4, BX
+	SHLQ      $32, BX
+	ORQ       BX, AX
+	MOVQ      AX, 0(DI)
+
+	ADDQ $64, SI
+	ADDQ $8, DI
+	INCQ R10
+	JMP  rest
+
+done:
+	VZEROUPPER
+	MOVQ R9, newlineBlock+24(FP)
+	RET
