@@ -147,12 +147,6 @@ func (f *fields) route(r route, key string) (slot, route) {
 	return f.routeWords(r, lo, mid, hi, len(key))
 }
 
-// load64 returns the eight bytes at p+off, little-endian; the caller
-// vouches that they lie inside one object.
-func load64(p unsafe.Pointer, off int) uint64 {
-	return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(p, off)), 8))
-}
-
 // routeWords is route for the key of length n whose keyWords are lo, mid
 // and hi.
 func (f *fields) routeWords(r route, lo, mid, hi uint64, n int) (slot, route) {

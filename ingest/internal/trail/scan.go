@@ -341,7 +341,8 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 		return i + 1, nil
 	}
 	for {
-		if i >= len(b) || b[i] != '"' {
+		// Unsigned compares let the compiler drop its own bounds checks.
+		if uint(i) >= uint(len(b)) || b[i] != '"' {
 			return 0, errAt(i, "want object key")
 		}
 		kend, kesc := plainEnd(stops, b, i), false
@@ -376,14 +377,16 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 		} else {
 			sl, inner = f.route(r, view(b[ks:ks+n]))
 		}
-		if i = kend; i >= len(b) || b[i] != ':' {
+		if i = kend; uint(i) >= uint(len(b)) || b[i] != ':' {
 			if i = w.ws(b, i); i >= len(b) || b[i] != ':' {
 				return 0, errAt(i, "want ':' after object key")
 			}
 		}
-		vstart := w.ws(b, i+1)
-		if vstart >= len(b) {
-			return 0, errAt(vstart, "unexpected end of input")
+		vstart := i + 1
+		if uint(vstart) >= uint(len(b)) || b[vstart] <= ' ' {
+			if vstart = w.ws(b, vstart); vstart >= len(b) {
+				return 0, errAt(vstart, "unexpected end of input")
+			}
 		}
 		var vend int
 		var err error
@@ -416,7 +419,7 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 		if sl != noSlot {
 			f.set(sl, span{vstart, vend}, vesc)
 		}
-		if i = vend; i >= len(b) || b[i] != ',' {
+		if i = vend; uint(i) >= uint(len(b)) || b[i] != ',' {
 			if i = w.ws(b, i); i >= len(b) {
 				return 0, errAt(i, "unterminated object")
 			}
@@ -428,7 +431,9 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 				return 0, errAt(i, "want ',' or '}' in object")
 			}
 		}
-		i = w.ws(b, i+1)
+		if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
+			i = w.ws(b, i)
+		}
 	}
 }
 
@@ -442,6 +447,7 @@ func (w *walker) skip(i, depth int) (int, error) {
 	b, stops := w.b, w.stops
 	var objs [(maxDepth + 1 + 63) / 64]uint64
 	d := depth
+	inObj := false // the container at depth d is an object
 	var n, end int
 	var err error
 open:
@@ -452,19 +458,27 @@ open:
 	n = d - depth
 	if b[i] == '[' {
 		objs[n>>6] &^= 1 << (n & 63)
-		if i = w.ws(b, i+1); i < len(b) && b[i] == ']' {
+		inObj = false
+		if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
+			i = w.ws(b, i)
+		}
+		if i < len(b) && b[i] == ']' {
 			i++
 			goto closed
 		}
 		goto value
 	}
 	objs[n>>6] |= 1 << (n & 63)
-	if i = w.ws(b, i+1); i < len(b) && b[i] == '}' {
+	inObj = true
+	if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
+		i = w.ws(b, i)
+	}
+	if i < len(b) && b[i] == '}' {
 		i++
 		goto closed
 	}
 key:
-	if i >= len(b) || b[i] != '"' {
+	if uint(i) >= uint(len(b)) || b[i] != '"' {
 		return 0, errAt(i, "want object key")
 	}
 	if end = plainEnd(stops, b, i); end == 0 {
@@ -472,15 +486,17 @@ key:
 			return 0, err
 		}
 	}
-	if i = end; i >= len(b) || b[i] != ':' {
+	if i = end; uint(i) >= uint(len(b)) || b[i] != ':' {
 		if i = w.ws(b, i); i >= len(b) || b[i] != ':' {
 			return 0, errAt(i, "want ':' after object key")
 		}
 	}
-	i = w.ws(b, i+1)
+	if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
+		i = w.ws(b, i)
+	}
 value:
 	// b[i] starts a value (or should) in the container at depth d.
-	if i >= len(b) {
+	if uint(i) >= uint(len(b)) {
 		return 0, errAt(i, "unexpected end of input")
 	}
 	switch c := b[i]; {
@@ -515,9 +531,8 @@ value:
 	}
 next:
 	// b[i] follows a value in the container at depth d.
-	n = d - depth
-	if objs[n>>6]&(1<<(n&63)) != 0 {
-		if i >= len(b) || b[i] != ',' {
+	if inObj {
+		if uint(i) >= uint(len(b)) || b[i] != ',' {
 			if i = w.ws(b, i); i >= len(b) {
 				return 0, errAt(i, "unterminated object")
 			}
@@ -530,10 +545,12 @@ next:
 				return 0, errAt(i, "want ',' or '}' in object")
 			}
 		}
-		i = w.ws(b, i+1)
+		if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
+			i = w.ws(b, i)
+		}
 		goto key
 	}
-	if i >= len(b) || b[i] != ',' {
+	if uint(i) >= uint(len(b)) || b[i] != ',' {
 		if i = w.ws(b, i); i >= len(b) {
 			return 0, errAt(i, "unterminated array")
 		}
@@ -546,7 +563,9 @@ next:
 			return 0, errAt(i, "want ',' or ']' in array")
 		}
 	}
-	i = w.ws(b, i+1)
+	if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
+		i = w.ws(b, i)
+	}
 	goto value
 closed:
 	// i follows the end of the container at depth d.
@@ -554,6 +573,8 @@ closed:
 		return i, nil
 	}
 	d--
+	n = d - depth
+	inObj = objs[n>>6]&(1<<(n&63)) != 0
 	goto next
 }
 
