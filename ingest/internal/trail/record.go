@@ -82,6 +82,9 @@ const (
 type fields struct {
 	v   [numSlots]span
 	esc uint64 // bit s set: v[s] is a string that holds escapes
+	// dec[s] is v[s] decoded, where esc says so; other entries may be left
+	// from an earlier record.
+	dec [numSlots]string
 
 	// What the walk saw in the object's bytes.
 	badUTF8 bool // a string is not valid UTF-8
@@ -89,13 +92,18 @@ type fields struct {
 	uEscape bool // a string holds a \u escape
 }
 
-// set stores the value of slot s; esc says it is a string with escapes.
-func (f *fields) set(s slot, v span, esc bool) {
+// set stores the value of slot s, a string without escapes or no string.
+func (f *fields) set(s slot, v span) {
 	f.v[s] = v
 	f.esc &^= 1 << s
-	if esc {
-		f.esc |= 1 << s
-	}
+}
+
+// setEscaped stores the value of slot s, a string in b with escapes,
+// decoded here (it is rare) so that str needs no call.
+func (f *fields) setEscaped(b []byte, s slot, v span) {
+	f.v[s] = v
+	f.esc |= 1 << s
+	f.dec[s], _ = stringValue(b, v)
 }
 
 // clear forgets the slots [from, to].
@@ -104,18 +112,25 @@ func (f *fields) clear(from, to slot) {
 	f.esc &^= (1<<(to+1) - 1) &^ (1<<from - 1)
 }
 
+// reset forgets every slot. dec is left as it is: str reads an entry only
+// where esc says setEscaped wrote it.
+func (f *fields) reset() {
+	f.v = [numSlots]span{}
+	f.esc = 0
+	f.badUTF8, f.newline, f.uEscape = false, false, false
+}
+
 func (f *fields) has(s slot) bool { return f.v[s].end > 0 }
 
 // str returns the string value of slot s, or "" when absent, null or not a
-// string.
+// string. It is small enough to be inlined: set decoded a string with escapes.
 func (f *fields) str(b []byte, s slot) string {
 	v := f.v[s]
 	if v.end == 0 || b[v.start] != '"' {
 		return ""
 	}
-	if f.esc&(1<<s) != 0 {
-		d, _ := stringValue(b, v)
-		return d
+	if f.esc>>s&1 != 0 {
+		return f.dec[s]
 	}
 	// A string span holds at least its two quotes.
 	return unsafe.String(&b[v.start+1], v.end-v.start-2)
@@ -309,7 +324,7 @@ func (f *fields) opens(b []byte, s slot, c byte) bool {
 // collectAt walks the object starting at i with nesting depth depth, fills
 // f and returns the object's end.
 func collectAt(b []byte, stops []uint64, i, depth int, f *fields) (int, error) {
-	*f = fields{}
+	f.reset()
 	if i >= len(b) || b[i] != '{' {
 		return 0, fmt.Errorf("%w: want a JSON object", ErrNotEvent)
 	}
@@ -586,7 +601,24 @@ func parseUTCSeconds(s string) (t time.Time, ok bool) {
 		hour > 23 || minute > 59 || sec > 59 {
 		return t, false
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC), true
+	secs := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec)
+	return time.Unix(secs, 0).UTC(), true
+}
+
+// daysSinceEpoch returns the number of days from 1970-01-01 to the given
+// date (proleptic Gregorian, negative before 1970), as time.Date counts
+// them, for month in 1-12 and year 0-9999: a year that starts in March
+// puts the leap day last, and 400 years are always 146097 days.
+func daysSinceEpoch(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := (year + 400) / 400 // year >= -1, so this floors; era 0 is 400 years early
+	yoe := year + 400 - era*400
+	mp := (month + 9) % 12 // March is 0
+	doy := (153*mp+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era-1)*146097 + int64(doe) - 719468
 }
 
 // twoDigits reads the decimal number in s[i:i+2].
@@ -656,7 +688,8 @@ func resolve(e *models.Event, a *arena, userName, invokedBy, issuerName, account
 	}
 	switch e.PrincipalType {
 	case models.PrincipalAssumedRole:
-		role, session := assumedRole(e.PrincipalARN)
+		c, n := arnColons(e.PrincipalARN)
+		role, session := assumedRoleIn(e.PrincipalARN, c, n)
 		if session == "" {
 			session = afterColon(e.PrincipalID)
 		}
@@ -668,7 +701,7 @@ func resolve(e *models.Event, a *arena, userName, invokedBy, issuerName, account
 		}
 		e.SessionName = session
 		e.Actor = session
-		if acct := accountFromARN(e.PrincipalARN); acct != "" {
+		if acct := accountIn(e.PrincipalARN, c, n); acct != "" {
 			account = acct
 		}
 		if role != "" && account != "" {
@@ -720,8 +753,27 @@ func resolve(e *models.Event, a *arena, userName, invokedBy, issuerName, account
 
 // assumedRole splits arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION.
 func assumedRole(arn string) (role, session string) {
+	c, n := arnColons(arn)
+	return assumedRoleIn(arn, c, n)
+}
+
+// assumedRoleIn is assumedRole for an ARN whose first colons are c[:n]
+// (arnColons). The marker starts with a colon, so its first occurrence is
+// at one of those or past all five.
+func assumedRoleIn(arn string, c [5]int, n int) (role, session string) {
 	const marker = ":assumed-role/"
-	i := strings.Index(arn, marker)
+	i := -1
+	for _, k := range c[:n] {
+		if strings.HasPrefix(arn[k:], marker) {
+			i = k
+			break
+		}
+	}
+	if i < 0 && n == len(c) {
+		if j := strings.Index(arn[c[n-1]+1:], marker); j >= 0 {
+			i = c[n-1] + 1 + j
+		}
+	}
 	if i < 0 {
 		return "", ""
 	}
@@ -764,23 +816,30 @@ func lastSegment(arn, marker string) string {
 // accountFromARN returns the account field of an ARN
 // (arn:partition:service:region:account:resource), or "".
 func accountFromARN(arn string) string {
-	if !strings.HasPrefix(arn, "arn:") {
+	c, n := arnColons(arn)
+	return accountIn(arn, c, n)
+}
+
+// accountIn is accountFromARN for an ARN whose first colons are c[:n]
+// (arnColons): the account sits between the fourth and fifth.
+func accountIn(arn string, c [5]int, n int) string {
+	if n < len(c) || !strings.HasPrefix(arn, "arn:") {
 		return ""
 	}
-	// The account sits between the fourth and fifth colons.
-	rest := arn
-	for range 4 {
-		j := strings.IndexByte(rest, ':')
-		if j < 0 {
-			return ""
+	return arn[c[3]+1 : c[4]]
+}
+
+// arnColons returns the offsets of the first five colons of arn, n of
+// them when it has fewer. They lie in an ARN's first 30 bytes or so, where
+// a plain loop beats a search call per colon.
+func arnColons(arn string) (c [5]int, n int) {
+	for i := 0; i < len(arn) && n < len(c); i++ {
+		if arn[i] == ':' {
+			c[n] = i
+			n++
 		}
-		rest = rest[j+1:]
 	}
-	j := strings.IndexByte(rest, ':')
-	if j < 0 {
-		return ""
-	}
-	return rest[:j]
+	return c, n
 }
 
 // ParseIP returns the canonical form of a sourceIPAddress, or "" when it

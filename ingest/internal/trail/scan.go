@@ -417,7 +417,11 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 			return 0, err
 		}
 		if sl != noSlot {
-			f.set(sl, span{vstart, vend}, vesc)
+			if vesc {
+				f.setEscaped(b, sl, span{vstart, vend})
+			} else {
+				f.set(sl, span{vstart, vend})
+			}
 		}
 		if i = vend; uint(i) >= uint(len(b)) || b[i] != ',' {
 			if i = w.ws(b, i); i >= len(b) {

@@ -368,6 +368,68 @@ func TestParseUTCSecondsMatchesTimeParse(t *testing.T) {
 	}
 }
 
+// TestDaysSinceEpochMatchesTimeDate checks the day count behind the fast
+// time path against time.Date for every day of the years 0 to 9999.
+func TestDaysSinceEpochMatchesTimeDate(t *testing.T) {
+	t.Parallel()
+	day := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	for day.Year() < 10000 {
+		y, m, d := day.Date()
+		if got, want := daysSinceEpoch(y, int(m), d), day.Unix()/86400; got != want {
+			t.Fatalf("%s: %d days since 1970-01-01, want %d", day.Format(time.DateOnly), got, want)
+		}
+		day = day.AddDate(0, 0, 1)
+	}
+}
+
+// TestARNSplitsMatchPlainSearches pins the colon-table ARN helpers against
+// the plain definitions: the account between an "arn:" ARN's fourth and
+// fifth colons, and the parts after the first ":assumed-role/", however
+// many colons come before it.
+func TestARNSplitsMatchPlainSearches(t *testing.T) {
+	t.Parallel()
+	account := func(arn string) string {
+		f := strings.SplitN(arn, ":", 6)
+		if !strings.HasPrefix(arn, "arn:") || len(f) < 6 {
+			return ""
+		}
+		return f[4]
+	}
+	role := func(arn string) (string, string) {
+		_, rest, ok := strings.Cut(arn, ":assumed-role/")
+		if !ok {
+			return "", ""
+		}
+		r, s, _ := strings.Cut(rest, "/")
+		return r, s
+	}
+	arns := []string{
+		"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_PowerUser_0a/alice@corp.example",
+		"arn:aws:iam::111122223333:user/bob", "arn:aws:iam::111122223333:root", "", ":", "arn:", "arn:aws",
+		"arn:aws:sts::111122223333:assumed-role/ci-deploy", "arn:aws:sts::111122223333:assumed-role/",
+		":assumed-role/x/y", "arn:x:assumed-role/r/s", "a:b:c:d:e:f:g:assumed-role/r/s:t", "a:b:c:d:e:assumed-role/r",
+		"arn:aws:sts::1:assumed-role/r/s:assumed-role/q/z", "nope:aws:sts::1:assumed-role/r/s", "arn:aws:sts::1:",
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	parts := []string{":", "/", "arn", "assumed-role", ":assumed-role/", "a", "1"}
+	for range 20000 {
+		var sb strings.Builder
+		for range rng.IntN(12) {
+			sb.WriteString(parts[rng.IntN(len(parts))])
+		}
+		arns = append(arns, sb.String())
+	}
+	for _, arn := range arns {
+		if got, want := accountFromARN(arn), account(arn); got != want {
+			t.Fatalf("accountFromARN(%q) = %q, want %q", arn, got, want)
+		}
+		gr, gs := assumedRole(arn)
+		if wr, ws := role(arn); gr != wr || gs != ws {
+			t.Fatalf("assumedRole(%q) = %q, %q, want %q, %q", arn, gr, gs, wr, ws)
+		}
+	}
+}
+
 // TestScanStringsOutliveLaterRecords checks that positions and
 // entitlements handed out from shared blocks keep their text while later
 // records of the same scan (many blocks' worth) are read.
