@@ -763,8 +763,10 @@ func assumedRole(arn string) (role, session string) {
 func assumedRoleIn(arn string, c [5]int, n int) (role, session string) {
 	const marker = ":assumed-role/"
 	i := -1
-	for _, k := range c[:n] {
-		if strings.HasPrefix(arn[k:], marker) {
+	for x, k := range c[:n] {
+		// The marker holds no colon after its first byte, so it cannot
+		// start at a colon whose next one is closer than its length.
+		if (x+1 == n || c[x+1]-k >= len(marker)) && strings.HasPrefix(arn[k:], marker) {
 			i = k
 			break
 		}
