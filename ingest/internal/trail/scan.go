@@ -17,11 +17,13 @@ import (
 // unmodified for as long as any returned string is in use.
 //
 // The walk is written for speed on CloudTrail records (about 1.3 KB each,
-// nine tenths of it short ASCII strings): string bodies are searched eight
-// bytes at a time, UTF-8 is checked only in strings that hold a byte >=
-// 0x80, and the keys normalisation reads are routed into slots while the
-// grammar is checked (see route in record.go), so that a record in a
-// delivery file or a stream is walked once.
+// nine tenths of it short ASCII strings): a string's end is read from the
+// stop index (stops.go) with no call, UTF-8 is checked only in strings that
+// hold a byte >= 0x80, the keys normalisation reads are routed into slots
+// while the grammar is checked (a perfect-hash table, see route in
+// record.go), and values that no route reads are validated by one
+// iterative loop (skip), so that a record in a delivery file or a stream
+// is walked once.
 
 // maxDepth bounds nesting so that hostile input cannot exhaust the stack.
 const maxDepth = 256
@@ -327,10 +329,15 @@ func plainEnd(stops []uint64, b []byte, i int) int {
 // the literals and the punctuation are handled inline; only escapes,
 // non-ASCII text, numbers, containers and errors cost a call.
 //
-// TODO(ingest-perf): Scan spends about 12,900 instructions (2.0 to 2.1 us
-// on the 2-core benchmark machine) per 1.3 KB record, at the edge of the
-// 2 us budget; the rest of the walk is this loop's calls for containers
-// and escapes, and the register saves around them.
+// TODO(ingest-perf): Scan spends about 10,200 instructions per 1.3 KB
+// record (1.8 to 1.9 us on the 2-core benchmark machine at its quietest,
+// where the walk before the key table and skip measured 2.8), inside the
+// 2 us budget but not by much on a busy machine. Four fifths of it is the
+// walk: Go keeps nothing in registers across a call, so every member pays
+// for the spills around the calls its slow paths need, and each string's
+// end waits on an index load. Going further needs the walk in assembly or
+// a list of stop offsets built ahead of it (a prototype walked twice as
+// fast, but building the list in Go cost as much as it saved).
 func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 	b, stops := w.b, w.stops
 	if depth > maxDepth {
@@ -424,15 +431,11 @@ func (w *walker) object(i, depth int, r route, f *fields) (int, error) {
 			}
 		}
 		if i = vend; uint(i) >= uint(len(b)) || b[i] != ',' {
-			if i = w.ws(b, i); i >= len(b) {
-				return 0, errAt(i, "unterminated object")
-			}
-			switch b[i] {
-			case ',':
-			case '}':
+			if i = w.ws(b, i); i < len(b) && b[i] == '}' {
 				return i + 1, nil
-			default:
-				return 0, errAt(i, "want ',' or '}' in object")
+			}
+			if i >= len(b) || b[i] != ',' {
+				return 0, afterValueError(b, i, true)
 			}
 		}
 		if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
@@ -460,26 +463,20 @@ open:
 		return 0, errAt(i, "nesting too deep")
 	}
 	n = d - depth
-	if b[i] == '[' {
+	if inObj = b[i] == '{'; inObj {
+		objs[n>>6] |= 1 << (n & 63)
+	} else {
 		objs[n>>6] &^= 1 << (n & 63)
-		inObj = false
-		if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
-			i = w.ws(b, i)
-		}
-		if i < len(b) && b[i] == ']' {
-			i++
-			goto closed
-		}
-		goto value
 	}
-	objs[n>>6] |= 1 << (n & 63)
-	inObj = true
 	if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
 		i = w.ws(b, i)
 	}
-	if i < len(b) && b[i] == '}' {
+	if i < len(b) && (b[i] == '}' && inObj || b[i] == ']' && !inObj) {
 		i++
 		goto closed
+	}
+	if !inObj {
+		goto value
 	}
 key:
 	if uint(i) >= uint(len(b)) || b[i] != '"' {
@@ -535,40 +532,21 @@ value:
 	}
 next:
 	// b[i] follows a value in the container at depth d.
-	if inObj {
-		if uint(i) >= uint(len(b)) || b[i] != ',' {
-			if i = w.ws(b, i); i >= len(b) {
-				return 0, errAt(i, "unterminated object")
-			}
-			switch b[i] {
-			case ',':
-			case '}':
-				i++
-				goto closed
-			default:
-				return 0, errAt(i, "want ',' or '}' in object")
-			}
-		}
-		if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
-			i = w.ws(b, i)
-		}
-		goto key
-	}
 	if uint(i) >= uint(len(b)) || b[i] != ',' {
-		if i = w.ws(b, i); i >= len(b) {
-			return 0, errAt(i, "unterminated array")
-		}
-		switch b[i] {
-		case ',':
-		case ']':
+		i = w.ws(b, i)
+		if i < len(b) && (b[i] == '}' && inObj || b[i] == ']' && !inObj) {
 			i++
 			goto closed
-		default:
-			return 0, errAt(i, "want ',' or ']' in array")
+		}
+		if i >= len(b) || b[i] != ',' {
+			return 0, afterValueError(b, i, inObj)
 		}
 	}
 	if i++; uint(i) >= uint(len(b)) || b[i] <= ' ' {
 		i = w.ws(b, i)
+	}
+	if inObj {
+		goto key
 	}
 	goto value
 closed:
@@ -580,6 +558,20 @@ closed:
 	n = d - depth
 	inObj = objs[n>>6]&(1<<(n&63)) != 0
 	goto next
+}
+
+// afterValueError is the error for b[i], past the space after a value in
+// an object (inObj) or array, that neither continues nor closes it.
+func afterValueError(b []byte, i int, inObj bool) error {
+	switch {
+	case i >= len(b) && inObj:
+		return errAt(i, "unterminated object")
+	case i >= len(b):
+		return errAt(i, "unterminated array")
+	case inObj:
+		return errAt(i, "want ',' or '}' in object")
+	}
+	return errAt(i, "want ',' or ']' in array")
 }
 
 // skipString expects b[i] == '"' and returns the index after the closing

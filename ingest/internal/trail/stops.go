@@ -8,10 +8,11 @@ import (
 // A stop index marks, one bit per input byte, every byte that ends a run
 // of plain ASCII string bytes: '"', '\\', a control character below 0x20
 // or a byte >= 0x80 (the bytes stringStops finds). Bit k of word w stands
-// for byte 64*w+k. Built once per input by a vector loop (SSE2 on amd64),
-// it lets the walker find a string's end with one load and a bit scan
-// instead of reading the string eight bytes at a time: most CloudTrail
-// strings end inside the word they start in.
+// for byte 64*w+k. Built once per input by a vector loop (AVX2 or SSE2 on
+// amd64), it lets the walker find a string's end with two loads and a bit
+// scan instead of reading the string eight bytes at a time: the 64 bits
+// after a string's opening quote come from the two words they span, and
+// most CloudTrail strings end within them.
 //
 // The index is exact (no false positives), so a string whose first stop
 // is its closing quote holds plain ASCII and no escape, and everything

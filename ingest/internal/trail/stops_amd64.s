@@ -117,6 +117,27 @@ done:
 	MOVQ R9, newlineBlock+24(FP)
 	RET
 
+// STOPS_AVX2 loads the 64-byte block at SI into Y0 and Y1 and stores its
+// stop bits at DI (clobbers Y2-Y5, AX, BX).
+#define STOPS_AVX2 \
+	VMOVDQU   0(SI), Y0     \
+	VMOVDQU   32(SI), Y1    \
+	VPCMPEQB  Y8, Y0, Y2    \
+	VPCMPEQB  Y9, Y0, Y3    \
+	VPOR      Y3, Y2, Y2    \
+	VPCMPGTB  Y0, Y10, Y3   \
+	VPOR      Y3, Y2, Y2    \
+	VPMOVMSKB Y2, AX        \
+	VPCMPEQB  Y8, Y1, Y4    \
+	VPCMPEQB  Y9, Y1, Y5    \
+	VPOR      Y5, Y4, Y4    \
+	VPCMPGTB  Y1, Y10, Y5   \
+	VPOR      Y5, Y4, Y4    \
+	VPMOVMSKB Y4, BX        \
+	SHLQ      $32, BX       \
+	ORQ       BX, AX        \
+	MOVQ      AX, 0(DI)
+
 // func stopBlocksAVX2(dst *uint64, src *byte, blocks int) (newlineBlock int)
 //
 // stopBlocksSSE2 over 32 bytes a compare: per half block, VPCMPEQB against
@@ -149,23 +170,7 @@ seek:
 	CMPQ R10, CX
 	JGE  done
 
-	VMOVDQU   0(SI), Y0
-	VMOVDQU   32(SI), Y1
-	VPCMPEQB  Y8, Y0, Y2
-	VPCMPEQB  Y9, Y0, Y3
-	VPOR      Y3, Y2, Y2
-	VPCMPGTB  Y0, Y10, Y3
-	VPOR      Y3, Y2, Y2
-	VPMOVMSKB Y2, AX
-	VPCMPEQB  Y8, Y1, Y4
-	VPCMPEQB  Y9, Y1, Y5
-	VPOR      Y5, Y4, Y4
-	VPCMPGTB  Y1, Y10, Y5
-	VPOR      Y5, Y4, Y4
-	VPMOVMSKB Y4, BX
-	SHLQ      $32, BX
-	ORQ       BX, AX
-	MOVQ      AX, 0(DI)
+	STOPS_AVX2
 
 	VPCMPEQB Y11, Y0, Y2
 	VPCMPEQB Y11, Y1, Y3
@@ -182,23 +187,7 @@ rest:
 	CMPQ R10, CX
 	JGE  done
 
-	VMOVDQU   0(SI), Y0
-	VMOVDQU   32(SI), Y1
-	VPCMPEQB  Y8, Y0, Y2
-	VPCMPEQB  Y9, Y0, Y3
-	VPOR      Y3, Y2, Y2
-	VPCMPGTB  Y0, Y10, Y3
-	VPOR      Y3, Y2, Y2
-	VPMOVMSKB Y2, AX
-	VPCMPEQB  Y8, Y1, Y4
-	VPCMPEQB  Y9, Y1, Y5
-	VPOR      Y5, Y4, Y4
-	VPCMPGTB  Y1, Y10, Y5
-	VPOR      Y5, Y4, Y4
-	VPMOVMSKB Y4, BX
-	SHLQ      $32, BX
-	ORQ       BX, AX
-	MOVQ      AX, 0(DI)
+	STOPS_AVX2
 
 	ADDQ $64, SI
 	ADDQ $8, DI
