@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -27,8 +28,12 @@ type knownFile struct {
 // writer stores parsed files in batches, one transaction per batch, on one
 // connection. Not safe for concurrent use: add and commit are called from
 // one goroutine. When the sink allows it (the Arrow build), a full batch is
-// sealed and written by a second goroutine while the next one is built, at
-// most one in flight, so parsing and DuckDB's insert and checkpoint overlap.
+// sealed and handed to a store goroutine, which writes batches one after
+// the other while the next ones are built, so parsing overlaps DuckDB's
+// inserts and commits. One sealed batch may wait while another is being
+// stored: a commit (most of it waiting for the disk) took about as long as
+// parsing a batch, and with a single batch in flight the parsers stalled
+// whenever it took longer.
 //
 // Deduplication has two layers. Every eventID stored in this load is kept
 // as a 128-bit xxh3 hash in seen (a hashSet), which catches repeats within
@@ -55,10 +60,12 @@ type writer struct {
 	dims      [numDims]*dimension
 	restore   []string // statements that put loadSettings back
 
-	pending  bool       // a batch has been started
-	inTx     bool       // a transaction is open (owned by the in-flight store when async)
-	inflight chan error // the async store of the previous batch, nil when none
-	batch               // the batch being built
+	pending bool                  // a batch has been started
+	inTx    bool                  // a transaction is open (owned by the in-flight store when async)
+	queue   chan storeJob         // to the store goroutine; nil when it is not running
+	stopped chan error            // its outcome, once queue is closed and drained
+	failed  atomic.Pointer[error] // its first error, as soon as it happens
+	batch                         // the batch being built
 }
 
 // batch is what one transaction stores besides its rows.
@@ -339,6 +346,29 @@ func (w *writer) maybeCommit() error {
 	return nil
 }
 
+// storeJob is a sealed batch for the store goroutine.
+type storeJob struct {
+	b    batch
+	rows rowBatch
+}
+
+// storeLoop stores the batches of q in order until q is closed, and sends
+// its outcome on done. After a failure it stores nothing more (it releases
+// the rows of the batches still queued).
+func (w *writer) storeLoop(q <-chan storeJob, done chan<- error) {
+	var err error
+	for j := range q {
+		if err != nil {
+			j.rows.release()
+			continue
+		}
+		if err = w.store(j.b, j.rows); err != nil {
+			w.failed.Store(&err)
+		}
+	}
+	done <- err
+}
+
 // commit stores the batch being built and waits until every batch is
 // stored.
 func (w *writer) commit() error {
@@ -355,12 +385,12 @@ func (w *writer) commit() error {
 	return w.send(true)
 }
 
-// send seals the batch being built and stores it: on another goroutine
-// when the sink is async (after waiting for the previous batch), else
-// here. With wait it returns only when nothing is in flight.
+// send seals the batch being built and stores it: on the store goroutine
+// when the sink is async (waiting while another sealed batch is queued),
+// else here. With wait it returns only when nothing is in flight.
 func (w *writer) send(wait bool) error {
-	if err := w.wait(); err != nil {
-		return err
+	if err := w.failed.Load(); err != nil {
+		return *err
 	}
 	if !w.pending {
 		return nil
@@ -396,21 +426,26 @@ func (w *writer) send(wait bool) error {
 	if !w.rows.async() {
 		return w.store(b, rows)
 	}
-	w.inflight = make(chan error, 1)
-	go func(done chan<- error) { done <- w.store(b, rows) }(w.inflight)
+	if w.queue == nil {
+		w.queue, w.stopped = make(chan storeJob, 1), make(chan error, 1)
+		go w.storeLoop(w.queue, w.stopped)
+	}
+	w.queue <- storeJob{b, rows}
 	if wait {
 		return w.wait()
 	}
 	return nil
 }
 
-// wait returns the outcome of the batch in flight, if any.
+// wait lets the store goroutine finish the batches handed to it and
+// returns its outcome; nothing is in flight after.
 func (w *writer) wait() error {
-	if w.inflight == nil {
+	if w.queue == nil {
 		return nil
 	}
-	err := <-w.inflight
-	w.inflight = nil
+	close(w.queue)
+	err := <-w.stopped
+	w.queue, w.stopped = nil, nil
 	return err
 }
 

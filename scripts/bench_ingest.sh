@@ -18,6 +18,9 @@ trap 'rm -rf "$tmp"' EXIT
 make -s build BIN="$tmp/jitscore"
 go build -o "$tmp/benchingest" ./scripts/benchingest
 "$tmp/benchingest" gen "$tmp/trail" "$EVENTS" "$FILES" >/dev/null
+# Write the generated files out before timing anything, so that their
+# writeback does not compete with the loads for the disk.
+sync
 echo "input: $EVENTS events in $FILES .json.gz files, $(du -sh "$tmp/trail" | cut -f1) compressed; $(nproc) CPUs"
 
 # run NAME CMD...: time CMD with /usr/bin/time, read the event count from
