@@ -85,12 +85,13 @@ func TestIngestCloudTrailPrintsJSONSummaryAndSQLReadsIt(t *testing.T) {
 }
 
 // TestSQLGivesJSONAsItsTextInEveryFormat pins that a JSON value (the
-// events view's raw) is printed with its keys in their own order, in all
-// three formats, and that a query ending in a line comment still runs.
+// events view's raw) is printed as its text: keys in their own order and
+// '&', '<', '>' unescaped, in all three formats; and that a query ending
+// in a line comment still runs.
 func TestSQLGivesJSONAsItsTextInEveryFormat(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	rec := `{"eventVersion":"1.09","eventTime":"2026-03-09T09:00:00Z","eventID":"z1","zeta":1,"alpha":{"y":2,"b":3}}`
+	rec := `{"eventVersion":"1.09","eventTime":"2026-03-09T09:00:00Z","eventID":"z1","zeta":1,"alpha":{"y":2,"b":3},"q":"a=1&b<2>"}`
 	if err := os.WriteFile(filepath.Join(dir, "r.jsonl"), []byte(rec+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +105,31 @@ func TestSQLGivesJSONAsItsTextInEveryFormat(t *testing.T) {
 		"table": "raw" + strings.Repeat(" ", len(rec)-1) + "id\n" + rec + "  z1\n",
 	} {
 		out, _, err := ctRun(t, "sql", "--db", db, "--format", format, "SELECT raw, event_id AS id FROM events -- the record")
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		if out != want {
+			t.Errorf("%s:\n%s\nwant:\n%s", format, out, want)
+		}
+	}
+}
+
+// TestSQLPrintsValuesAsDuckDBWritesThem pins the printing of values whose
+// Go form would mislead: a UUID (scanned as 16 bytes) as its hyphenated
+// text, a DATE and a TIME without the zero half of a time.Time, and text
+// with '&', '<', '>' as it is.
+func TestSQLPrintsValuesAsDuckDBWritesThem(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "v.duckdb")
+	if _, _, err := ctRun(t, "ingest", "cloudtrail", "--db", db, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	q := `SELECT '11111111-2222-3333-4444-555555555555'::UUID u, NULL::UUID n, DATE '2025-01-10' d, TIME '01:02:03.5' tm, 'a&b<c>' s`
+	for format, want := range map[string]string{
+		"json": `{"u":"11111111-2222-3333-4444-555555555555","n":null,"d":"2025-01-10","tm":"01:02:03.5","s":"a&b<c>"}` + "\n",
+		"csv":  "u,n,d,tm,s\n11111111-2222-3333-4444-555555555555,,2025-01-10,01:02:03.5,a&b<c>\n",
+	} {
+		out, _, err := ctRun(t, "sql", "--db", db, "--format", format, q)
 		if err != nil {
 			t.Fatalf("%s: %v", format, err)
 		}

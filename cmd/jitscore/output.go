@@ -70,14 +70,15 @@ func writeRows(w io.Writer, format string, columns []string, rows [][]any) error
 				if i > 0 {
 					buf.WriteByte(',')
 				}
-				k, _ := json.Marshal(columns[i])
-				buf.Write(k)
+				if err := writeJSONText(&buf, columns[i]); err != nil {
+					return err
+				}
 				buf.WriteByte(':')
-				b, err := json.Marshal(jsonValue(v))
-				if err != nil {
+				if raw, ok := v.(json.RawMessage); ok && json.Valid(raw) {
+					buf.Write(raw) // JSON text as stored: not re-encoded
+				} else if err := writeJSONText(&buf, jsonValue(v)); err != nil {
 					return fmt.Errorf("column %s: %w", columns[i], err)
 				}
-				buf.Write(b)
 			}
 			buf.WriteString("}\n")
 			if _, err := w.Write(buf.Bytes()); err != nil {
@@ -98,12 +99,27 @@ func csvSafe(s string) string {
 	return s
 }
 
+// writeJSONText appends v's JSON encoding to buf, leaving '&', '<' and '>'
+// as they are (this output is read by people and programs, not embedded
+// in HTML).
+func writeJSONText(buf *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	buf.Truncate(buf.Len() - 1) // Encode's newline
+	return nil
+}
+
 func cellText(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
 	case string:
 		return x
+	case json.RawMessage:
+		return string(x)
 	case []byte:
 		return string(x)
 	case time.Time:
@@ -115,11 +131,11 @@ func cellText(v any) string {
 	case fmt.Stringer:
 		return x.String()
 	}
-	b, err := json.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := writeJSONText(&buf, v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return buf.String()
 }
 
 func jsonValue(v any) any {

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
 )
 
 func init() {
@@ -183,6 +186,10 @@ func queryAll(ctx context.Context, db *sql.DB, query string) ([]string, [][]any,
 	if err != nil {
 		return nil, nil, err
 	}
+	types, err := rs.ColumnTypes()
+	if err != nil {
+		return nil, nil, err
+	}
 	var rows [][]any
 	for rs.Next() {
 		vals := make([]any, len(columns))
@@ -193,7 +200,33 @@ func queryAll(ctx context.Context, db *sql.DB, query string) ([]string, [][]any,
 		if err := rs.Scan(ptrs...); err != nil {
 			return nil, nil, err
 		}
+		for i, v := range vals {
+			vals[i] = asShown(types[i].DatabaseTypeName(), v)
+		}
 		rows = append(rows, vals)
 	}
 	return columns, rows, rs.Err()
+}
+
+// asShown turns a value the driver scanned into what DuckDB's own client
+// would print, where the Go value alone would mislead: a UUID arrives as
+// its 16 bytes, a DATE or TIME as a time.Time with a zero clock or date.
+func asShown(dbType string, v any) any {
+	switch x := v.(type) {
+	case []byte:
+		if dbType == "UUID" && len(x) == 16 {
+			u := duckdb.UUID(x)
+			return u.String()
+		}
+	case duckdb.UUID:
+		return x.String()
+	case time.Time:
+		switch dbType {
+		case "DATE":
+			return x.Format(time.DateOnly)
+		case "TIME":
+			return x.Format("15:04:05.999999")
+		}
+	}
+	return v
 }
