@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jitscore/jitscore/ingest/schema"
 )
 
 // ctCase returns a shared CloudTrail case folder, skipping (failing under
@@ -272,5 +274,39 @@ func TestHelpPrintsUsageOnStdout(t *testing.T) {
 	out, errOut, err := ctRun(t)
 	if err == nil || out != "" || !strings.Contains(errOut, "usage: jitscore") {
 		t.Errorf("no command: err %v, stdout %q, stderr %d bytes; want an error and usage on stderr", err, out, len(errOut))
+	}
+}
+
+// failingWriter fails every write, counting them.
+type failingWriter struct{ writes int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	f.writes++
+	return 0, errors.New("reader went away")
+}
+
+// TestSQLStreamsCSVAndJSONRows pins that csv and json rows are written as
+// they are read: a writer that fails stops the query after a few rows,
+// not after all million of them were held.
+func TestSQLStreamsCSVAndJSONRows(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "s.duckdb")
+	if _, _, err := ctRun(t, "ingest", "cloudtrail", "--db", path, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := schema.Open(context.Background(), path, schema.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, format := range []string{"csv", "json"} {
+		w := &failingWriter{}
+		n, err := printQuery(context.Background(), db, "SELECT range AS i FROM range(1000000)", nil, w, format)
+		if err == nil || !strings.Contains(err.Error(), "reader went away") {
+			t.Fatalf("%s: error %v, want the writer's", format, err)
+		}
+		if n > 10000 || w.writes != 1 {
+			t.Errorf("%s: %d rows read and %d writes before the failing write stopped it", format, n, w.writes)
+		}
 	}
 }

@@ -26,68 +26,107 @@ import (
 // Numbers, times and the other kinds are written as they are, so a
 // negative number stays a number.
 func writeRows(w io.Writer, format string, columns []string, rows [][]any) error {
-	switch format {
-	case "table":
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, strings.Join(columns, "\t"))
-		for _, r := range rows {
-			cells := make([]string, len(r))
-			for i, v := range r {
-				cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(cellText(v))
-			}
-			fmt.Fprintln(tw, strings.Join(cells, "\t"))
-		}
-		return tw.Flush()
-	case "csv":
-		cw := csv.NewWriter(w)
-		cells := make([]string, len(columns))
-		for i, c := range columns {
-			cells[i] = csvSafe(c)
-		}
-		if err := cw.Write(cells); err != nil {
+	rw, err := newRowWriter(w, format, columns)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := rw.write(r); err != nil {
 			return err
 		}
-		for _, r := range rows {
-			for i, v := range r {
-				cells[i] = cellText(v)
-				switch v.(type) {
-				case string, []byte:
-					cells[i] = csvSafe(cells[i])
-				}
-			}
-			if err := cw.Write(cells[:len(r)]); err != nil {
-				return err
-			}
-		}
-		cw.Flush()
-		return cw.Error()
-	case "json":
-		var buf bytes.Buffer
-		for _, r := range rows {
-			buf.Reset()
-			buf.WriteByte('{')
-			for i, v := range r {
-				if i > 0 {
-					buf.WriteByte(',')
-				}
-				if err := writeJSONText(&buf, columns[i]); err != nil {
-					return err
-				}
-				buf.WriteByte(':')
-				if raw, ok := v.(json.RawMessage); ok && json.Valid(raw) {
-					buf.Write(raw) // JSON text as stored: not re-encoded
-				} else if err := writeJSONText(&buf, jsonValue(v)); err != nil {
-					return fmt.Errorf("column %s: %w", columns[i], err)
-				}
-			}
-			buf.WriteString("}\n")
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				return err
-			}
-		}
-		return nil
 	}
-	return fmt.Errorf("output format %q: want table, csv or json", format)
+	return rw.flush()
+}
+
+// rowWriter writes the rows of a result set one at a time in one of
+// writeRows' formats. csv and json go out as they come; table holds the
+// rows until flush, since it sizes its columns from all of them.
+type rowWriter struct {
+	w       io.Writer
+	format  string
+	columns []string
+	tw      *tabwriter.Writer
+	cw      *csv.Writer
+	cells   []string
+	buf     bytes.Buffer
+}
+
+func newRowWriter(w io.Writer, format string, columns []string) (*rowWriter, error) {
+	rw := &rowWriter{w: w, format: format, columns: columns, cells: make([]string, len(columns))}
+	switch format {
+	case "table":
+		// TODO(sql-memory): the table format holds every row until flush
+		// (the column widths come from all of them), so a huge result in
+		// it takes memory in proportion; csv and json stream.
+		rw.tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(rw.tw, strings.Join(columns, "\t"))
+	case "csv":
+		rw.cw = csv.NewWriter(w)
+		for i, c := range columns {
+			rw.cells[i] = csvSafe(c)
+		}
+		if err := rw.cw.Write(rw.cells); err != nil {
+			return nil, err
+		}
+	case "json":
+	default:
+		return nil, fmt.Errorf("output format %q: want table, csv or json", format)
+	}
+	return rw, nil
+}
+
+// write writes one row (at most one value per column).
+func (rw *rowWriter) write(r []any) error {
+	switch rw.format {
+	case "table":
+		cells := make([]string, len(r))
+		for i, v := range r {
+			cells[i] = strings.NewReplacer("\t", " ", "\n", " ").Replace(cellText(v))
+		}
+		_, err := fmt.Fprintln(rw.tw, strings.Join(cells, "\t"))
+		return err
+	case "csv":
+		for i, v := range r {
+			rw.cells[i] = cellText(v)
+			switch v.(type) {
+			case string, []byte:
+				rw.cells[i] = csvSafe(rw.cells[i])
+			}
+		}
+		return rw.cw.Write(rw.cells[:len(r)])
+	}
+	buf := &rw.buf
+	buf.Reset()
+	buf.WriteByte('{')
+	for i, v := range r {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		if err := writeJSONText(buf, rw.columns[i]); err != nil {
+			return err
+		}
+		buf.WriteByte(':')
+		if raw, ok := v.(json.RawMessage); ok && json.Valid(raw) {
+			buf.Write(raw) // JSON text as stored: not re-encoded
+		} else if err := writeJSONText(buf, jsonValue(v)); err != nil {
+			return fmt.Errorf("column %s: %w", rw.columns[i], err)
+		}
+	}
+	buf.WriteString("}\n")
+	_, err := rw.w.Write(buf.Bytes())
+	return err
+}
+
+// flush writes what is buffered: the whole table, or csv's last lines.
+func (rw *rowWriter) flush() error {
+	switch rw.format {
+	case "table":
+		return rw.tw.Flush()
+	case "csv":
+		rw.cw.Flush()
+		return rw.cw.Error()
+	}
+	return nil
 }
 
 // csvSafe defuses a text cell a spreadsheet would read as a formula by

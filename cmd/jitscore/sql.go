@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -54,22 +55,20 @@ func runSQL(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("sql: %w", err)
 	}
-	columns, rows, err := queryAll(ctx, db, query)
+	n, err := printQuery(ctx, db, query, jsonCols, env.Stdout, c.format)
 	if err != nil {
-		return fmt.Errorf("sql: %w", err)
-	}
-	for _, r := range rows {
-		for _, i := range jsonCols {
-			if s, ok := r[i].(string); ok {
-				r[i] = json.RawMessage(s)
-			}
-		}
-	}
-	if err := writeRows(env.Stdout, c.format, columns, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "sql: %d rows\n", len(rows))
+	fmt.Fprintf(env.Stderr, "sql: %d %s\n", n, plural(n, "row", "rows"))
 	return nil
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // confine limits db to the database file itself: no reading or writing of
@@ -171,41 +170,55 @@ func jsonAsText(ctx context.Context, db *sql.DB, query string) (string, []int, e
 	return "SELECT " + strings.Join(sel, ", ") + " FROM (\n" + strings.TrimRight(strings.TrimSpace(query), ";") + "\n)", jsonCols, nil
 }
 
-// queryAll runs query and returns its columns and every row.
-//
-// TODO(sql-memory): every row is held before printing (the table format
-// sizes its columns from all of them), so `SELECT *` over millions of
-// events with raw takes gigabytes; csv and json could stream.
-func queryAll(ctx context.Context, db *sql.DB, query string) ([]string, [][]any, error) {
+// printQuery runs query and writes its rows to w in format as they
+// arrive (csv and json stream; the table format holds them to size its
+// columns), with the columns at jsonCols printed as JSON text. It returns
+// the number of rows written.
+func printQuery(ctx context.Context, db *sql.DB, query string, jsonCols []int, w io.Writer, format string) (int, error) {
 	rs, err := db.QueryContext(ctx, query)
 	if err != nil {
-		return nil, nil, err
+		return 0, fmt.Errorf("sql: %w", err)
 	}
 	defer rs.Close()
 	columns, err := rs.Columns()
 	if err != nil {
-		return nil, nil, err
+		return 0, fmt.Errorf("sql: %w", err)
 	}
 	types, err := rs.ColumnTypes()
 	if err != nil {
-		return nil, nil, err
+		return 0, fmt.Errorf("sql: %w", err)
 	}
-	var rows [][]any
+	out, err := newRowWriter(w, format, columns)
+	if err != nil {
+		return 0, err
+	}
+	vals := make([]any, len(columns))
+	ptrs := make([]any, len(columns))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
 	for rs.Next() {
-		vals := make([]any, len(columns))
-		ptrs := make([]any, len(columns))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
 		if err := rs.Scan(ptrs...); err != nil {
-			return nil, nil, err
+			return n, fmt.Errorf("sql: %w", err)
 		}
 		for i, v := range vals {
 			vals[i] = asShown(types[i].DatabaseTypeName(), v)
 		}
-		rows = append(rows, vals)
+		for _, i := range jsonCols {
+			if s, ok := vals[i].(string); ok {
+				vals[i] = json.RawMessage(s)
+			}
+		}
+		if err := out.write(vals); err != nil {
+			return n, err
+		}
+		n++
 	}
-	return columns, rows, rs.Err()
+	if err := rs.Err(); err != nil {
+		return n, fmt.Errorf("sql: %w", err)
+	}
+	return n, out.flush()
 }
 
 // asShown turns a value the driver scanned into what DuckDB's own client
