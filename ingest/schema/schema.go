@@ -66,11 +66,14 @@ func Steps() []Step {
 }
 
 // Migrate runs every registered step against db, all in one transaction,
-// so a step that fails leaves the file as it was. The file then records a
-// fingerprint of the steps that ran (table jitscore_schema); an open that
-// finds the fingerprint of its own steps there runs none of them, which
-// took about 60 ms per open of an up-to-date file. A different build (new
-// or changed steps) runs them all again, as they are idempotent.
+// so a step that fails leaves the file as it was. The file then records
+// (table jitscore_schema) a fingerprint of the steps that ran and a digest
+// of the tables and views they left; an open that finds its own steps'
+// fingerprint and a catalog that still matches the digest runs none of
+// them, which took about 60 ms per open of an up-to-date file. Anything
+// else runs them all again, as they are idempotent: a build with other
+// steps, an object dropped, or a view replaced by an older jitscore (which
+// knows nothing of the fingerprint).
 func Migrate(ctx context.Context, db *sql.DB) error {
 	all := Steps()
 	fp := fingerprint(all)
@@ -81,8 +84,10 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	defer conn.Close()
 	var have sql.NullString
 	// Fails on a file without the table: then there is work to do.
-	if err := conn.QueryRowContext(ctx, `SELECT max(fingerprint) FROM jitscore_schema`).Scan(&have); err == nil && have.String == fp {
-		return nil
+	if err := conn.QueryRowContext(ctx, `SELECT max(fingerprint) FROM jitscore_schema`).Scan(&have); err == nil {
+		if now, err := catalogDigest(ctx, conn); err == nil && have.String == fp+"/"+now {
+			return nil
+		}
 	}
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return err
@@ -98,10 +103,14 @@ CREATE TABLE IF NOT EXISTS jitscore_schema (fingerprint VARCHAR NOT NULL, migrat
 DELETE FROM jitscore_schema;`); err != nil {
 			return fmt.Errorf("schema fingerprint: %w", err)
 		}
-		if _, err := conn.ExecContext(ctx, `INSERT INTO jitscore_schema VALUES ($1, current_timestamp)`, fp); err != nil {
+		digest, err := catalogDigest(ctx, conn)
+		if err != nil {
 			return fmt.Errorf("schema fingerprint: %w", err)
 		}
-		_, err := conn.ExecContext(ctx, "COMMIT")
+		if _, err := conn.ExecContext(ctx, `INSERT INTO jitscore_schema VALUES ($1, current_timestamp)`, fp+"/"+digest); err != nil {
+			return fmt.Errorf("schema fingerprint: %w", err)
+		}
+		_, err = conn.ExecContext(ctx, "COMMIT")
 		return err
 	}
 	if err := run(); err != nil {
@@ -109,6 +118,20 @@ DELETE FROM jitscore_schema;`); err != nil {
 		return err
 	}
 	return nil
+}
+
+// catalogDigest is an MD5 of the definitions of the file's own tables and
+// views, as DuckDB keeps them.
+func catalogDigest(ctx context.Context, conn *sql.Conn) (string, error) {
+	var d string
+	err := conn.QueryRowContext(ctx, `
+SELECT md5(coalesce(string_agg(k, chr(10) ORDER BY k), '')) FROM (
+	SELECT 'view ' || view_name || ' ' || coalesce(sql, '') AS k FROM duckdb_views()
+	WHERE NOT internal AND database_name = current_database()
+	UNION ALL
+	SELECT 'table ' || schema_name || '.' || table_name || ' ' || coalesce(sql, '') FROM duckdb_tables()
+	WHERE database_name = current_database())`).Scan(&d)
+	return d, err
 }
 
 // fingerprint identifies a list of steps by their names and SQL.

@@ -7,47 +7,52 @@ import (
 )
 
 // TestMigrateRunsOnlyWhenTheFileLacksTheseSteps pins the fingerprint: a
-// reopen of an up-to-date file runs no step (a view dropped by hand stays
-// dropped), and a file whose recorded fingerprint differs gets every step
-// again (the view is back).
+// reopen of an up-to-date file runs no step (its migration time stays),
+// while a view dropped, a view replaced the way an older jitscore replaces
+// it, or a fingerprint of other steps each get every step again.
 func TestMigrateRunsOnlyWhenTheFileLacksTheseSteps(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "j.duckdb")
-	hasView := func() bool {
+	// open opens the file (migrating as needed), runs q unless empty, and
+	// returns when it was last migrated and the events view's column count.
+	open := func(q string) (migrated string, cols int) {
 		t.Helper()
 		db, err := Open(ctx, path, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_views() WHERE view_name = 'events'`).Scan(&n); err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT CAST(max(migrated_at) AS VARCHAR) FROM jitscore_schema`).Scan(&migrated); err != nil {
 			t.Fatal(err)
 		}
-		return n == 1
-	}
-	exec := func(q string) {
-		t.Helper()
-		db, err := Open(ctx, path, Options{})
-		if err != nil {
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_columns() WHERE table_name = 'events' AND database_name = current_database()`).Scan(&cols); err != nil {
 			t.Fatal(err)
 		}
-		defer db.Close()
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
+		if q != "" {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
 		}
+		return migrated, cols
 	}
-	if !hasView() {
-		t.Fatal("a new file has no events view")
+	first, full := open("")
+	if full < 10 {
+		t.Fatalf("a new file's events view has %d columns", full)
 	}
-	exec(`DROP VIEW events`)
-	if hasView() {
-		t.Fatal("reopening an up-to-date file ran the steps again")
+	if again, _ := open(""); again != first {
+		t.Fatalf("reopening an up-to-date file migrated it again (%s, then %s)", first, again)
 	}
-	exec(`UPDATE jitscore_schema SET fingerprint = 'from another build'`)
-	if !hasView() {
-		t.Fatal("a file migrated by other steps was not migrated again")
+	for _, change := range []string{
+		`DROP VIEW events`,
+		`CREATE OR REPLACE VIEW events AS SELECT 1 AS older`,
+		`UPDATE jitscore_schema SET fingerprint = 'from another build'`,
+	} {
+		before, _ := open(change)
+		after, cols := open("")
+		if after == before || cols != full {
+			t.Errorf("after %s: migrated at %s then %s, events view has %d columns, want %d", change, before, after, cols, full)
+		}
 	}
 }
 
