@@ -3,8 +3,10 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,5 +109,38 @@ func TestUnreadableFileIsQuarantinedAndRestLoads(t *testing.T) {
 	}
 	if n := ctCount(t, db, `SELECT count(*) FROM quarantine WHERE (source LIKE '%bad.json.gz' AND position = 'file') OR (source LIKE '%mixed.jsonl' AND position = 'line 2')`); n != 2 {
 		t.Errorf("quarantine rows with source and position = %d, want 2", n)
+	}
+}
+
+// TestManyBadLinesAreQuarantinedOnceEach pins the batched quarantine: a
+// file of thousands of bad lines gets one row per line, in line order, and
+// reading it again (a rescan) adds none.
+func TestManyBadLinesAreQuarantinedOnceEach(t *testing.T) {
+	t.Parallel()
+	var body strings.Builder
+	const bad = 3000
+	for i := range bad {
+		fmt.Fprintf(&body, "{\"eventID\": broken %d\n", i)
+	}
+	body.WriteString(`{"eventVersion":"1.09","eventID":"ok1","eventTime":"2026-03-09T09:00:00Z","eventName":"GetObject"}` + "\n")
+	dir := writeInputs(t, map[string]string{"bad.jsonl": body.String()})
+	ctx := context.Background()
+	db := ctOpenDB(t)
+	for _, rescan := range []bool{false, true} {
+		sum, err := LoadCloudTrail(ctx, db, []string{dir}, CloudTrailOptions{Rescan: rescan})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Quarantined != bad {
+			t.Errorf("rescan %v: summary says %d quarantined, want %d", rescan, sum.Quarantined, bad)
+		}
+		var rows, lines int
+		var first, last string
+		if err := db.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT position), arg_min(position, rowid), arg_max(position, rowid) FROM quarantine`).Scan(&rows, &lines, &first, &last); err != nil {
+			t.Fatal(err)
+		}
+		if rows != bad || lines != bad || first != "line 1" || last != fmt.Sprintf("line %d", bad) {
+			t.Errorf("rescan %v: %d rows, %d positions, first %q, last %q; want %d once each, line 1 to line %d", rescan, rows, lines, first, last, bad, bad)
+		}
 	}
 }

@@ -511,14 +511,8 @@ AND NOT EXISTS (SELECT 1 FROM ct_events e WHERE e.event_id = s.event_id)`)
 		}
 	}
 	tSide := time.Since(tb)
-	for _, q := range b.quar {
-		if _, err := w.conn.ExecContext(w.ctx, `
-INSERT INTO quarantine (source, position, reason, snippet)
-SELECT $1, $2, $3, $4
-WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE source = $1 AND position = $2 AND reason = $3)`,
-			q.source, q.position, q.reason, q.snippet); err != nil {
-			return fmt.Errorf("quarantine %s %s: %w", q.source, q.position, err)
-		}
+	if err := w.quarantine(b.quar); err != nil {
+		return err
 	}
 	if err := w.recordFiles(b.files); err != nil {
 		return err
@@ -547,6 +541,40 @@ WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE source = $1 AND position = $2 A
 	}
 	for range b.read {
 		m.fileRead()
+	}
+	return nil
+}
+
+// quarantine stores a batch's quarantine rows, each (source, position,
+// reason) once: a file read again does not repeat its rows. They are
+// appended to a staging table and moved in one statement; one INSERT per
+// row took about 3 ms, 50 s for a file of 14,500 bad lines.
+func (w *writer) quarantine(rows []quarRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := w.conn.ExecContext(w.ctx, `
+CREATE TEMP TABLE IF NOT EXISTS ct_quarantine_stage (n INTEGER, source VARCHAR, position VARCHAR, reason VARCHAR, snippet VARCHAR)`); err != nil {
+		return fmt.Errorf("quarantine staging table: %w", err)
+	}
+	if err := w.appendRows("ct_quarantine_stage", len(rows), func(i int) []driver.Value {
+		q := rows[i]
+		return []driver.Value{int32(i), q.source, q.position, q.reason, q.snippet}
+	}); err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	// In input order, the first of a batch's repeats kept.
+	if _, err := w.conn.ExecContext(w.ctx, `
+INSERT INTO quarantine (source, position, reason, snippet)
+SELECT source, position, reason, snippet FROM (
+	SELECT *, row_number() OVER (PARTITION BY source, position, reason ORDER BY n) AS k FROM ct_quarantine_stage) s
+WHERE k = 1 AND NOT EXISTS (
+	SELECT 1 FROM quarantine q WHERE q.source = s.source AND q.position = s.position AND q.reason = s.reason)
+ORDER BY n`); err != nil {
+		return fmt.Errorf("quarantine %s %s: %w", rows[0].source, rows[0].position, err)
+	}
+	if _, err := w.conn.ExecContext(w.ctx, `DELETE FROM ct_quarantine_stage`); err != nil {
+		return fmt.Errorf("clear quarantine staging table: %w", err)
 	}
 	return nil
 }
