@@ -480,6 +480,10 @@ func (w *writer) store(b batch, rows rowBatch) (err error) {
 	}
 	tFlush := time.Since(t0)
 	loaded := b.staged
+	// TODO(ingest-dims): the tuples of rows this anti-join drops (repeats
+	// of an earlier load with other principals or clients), and of rows a
+	// crash left uncommitted, stay in the dimension tables unused; no event
+	// refers to them, and no cleanup removes them yet.
 	if !w.direct && b.staged > 0 {
 		res, err := w.conn.ExecContext(w.ctx, `
 INSERT INTO ct_events SELECT s.* FROM ct_stage s

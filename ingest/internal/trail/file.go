@@ -169,6 +169,9 @@ func (s *scanner) run() Result {
 			continue
 		}
 		s.values++
+		// TODO(ingest-resync): in a stream, text after a value on its
+		// line ("{...}x") is quarantined on its own while the value loads;
+		// a JSON reader refuses the whole line.
 		i = skipWS(b, end)
 	}
 	return s.finish()
@@ -201,6 +204,14 @@ func isStream(b []byte, nl int) bool {
 
 // nextValueLine returns the offset of the next line after off that starts
 // with '{' or '[', or len(b).
+//
+// TODO(ingest-resync): after a broken line, lines in between that do not
+// start with '{' or '[' are passed over without a quarantine row of their
+// own, so an NDJSON record indented by a tab, or a stray scalar, is lost
+// silently; and a record nested past maxDepth inside a Records array ends
+// the document, taking the records after it into the same quarantine row.
+// Resuming at every line would split a broken pretty-printed document into
+// many rows; telling the two apart needs the stream's line shape.
 func nextValueLine(b []byte, off int) int {
 	for {
 		j := bytes.IndexByte(b[off:], '\n')
