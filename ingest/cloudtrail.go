@@ -110,15 +110,16 @@ var ErrNoSources = errors.New("no CloudTrail source given")
 // cancelled); the Summary then holds what was committed.
 //
 // TODO(ingest-perf): 1,000,000 events in 200 .json.gz files load in about
-// 4.6-5.3 s on 2 cores (190,000-215,000 events/s; scripts/bench_ingest.sh),
-// short of the 250,000 target. The load is CPU-bound at 8-9 CPU seconds:
-// the record scanner about 2.4 s (see the ingest-perf mark in
-// ingest/internal/trail/scan.go), libdeflate 1.1 s, DuckDB 1 s, the
-// writer's per-event work (eventID set, dimension lookups, Arrow appends)
-// about 1.5 s on one goroutine, kernel and runtime the rest; the two cores
-// are busy about 85% of the run. Next steps: build each file's Arrow
-// columns on the parse workers instead of the single writer, and a
-// structural index for the scanner.
+// 3.7-4.5 s on 2 cores (220,000-270,000 events/s, median about 250,000;
+// scripts/bench_ingest.sh), at the 250,000 target but not clear of it on
+// a noisy host. The load is CPU-bound at 6-7 CPU seconds: the record
+// scanner about 1.9 s (see the ingest-perf mark in
+// ingest/internal/trail/scan.go), DuckDB's inserts, commits and final
+// checkpoint about 1.5 s, libdeflate 1.0 s, the workers' per-file columns
+// 0.8 s (most of it numbering principal, action, client and place tuples),
+// the writer 0.3 s. The final checkpoint (about 0.4 s) and opening a new
+// database (0.2 s) run on one core. Next steps: a cheaper tuple key than
+// the encoded tuple, and a checkpoint that overlaps the last files' parse.
 func LoadCloudTrail(ctx context.Context, db *sql.DB, sources []string, opts CloudTrailOptions) (Summary, error) {
 	start := time.Now()
 	log := opts.Logger
