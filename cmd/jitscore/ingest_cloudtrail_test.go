@@ -101,17 +101,24 @@ func TestSQLGivesJSONAsItsTextInEveryFormat(t *testing.T) {
 	if _, _, err := ctRun(t, "ingest", "cloudtrail", "--db", db, dir); err != nil {
 		t.Fatal(err)
 	}
-	for format, want := range map[string]string{
+	sqlPrints(t, db, "SELECT raw, event_id AS id FROM events -- the record", map[string]string{
 		"json":  `{"raw":` + rec + `,"id":"z1"}` + "\n",
 		"csv":   "raw,id\n\"" + strings.ReplaceAll(rec, `"`, `""`) + "\",z1\n",
 		"table": "raw" + strings.Repeat(" ", len(rec)-1) + "id\n" + rec + "  z1\n",
-	} {
-		out, _, err := ctRun(t, "sql", "--db", db, "--format", format, "SELECT raw, event_id AS id FROM events -- the record")
+	})
+}
+
+// sqlPrints runs query with jitscore sql over db in each format and
+// checks the output against want[format].
+func sqlPrints(t *testing.T, db, query string, want map[string]string) {
+	t.Helper()
+	for format, w := range want {
+		out, _, err := ctRun(t, "sql", "--db", db, "--format", format, query)
 		if err != nil {
 			t.Fatalf("%s: %v", format, err)
 		}
-		if out != want {
-			t.Errorf("%s:\n%s\nwant:\n%s", format, out, want)
+		if out != w {
+			t.Errorf("%s:\n%s\nwant:\n%s", format, out, w)
 		}
 	}
 }
@@ -127,18 +134,10 @@ func TestSQLPrintsValuesAsDuckDBWritesThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := `SELECT '11111111-2222-3333-4444-555555555555'::UUID u, NULL::UUID n, DATE '2025-01-10' d, TIME '01:02:03.5' tm, 'a&b<c>' s`
-	for format, want := range map[string]string{
+	sqlPrints(t, db, q, map[string]string{
 		"json": `{"u":"11111111-2222-3333-4444-555555555555","n":null,"d":"2025-01-10","tm":"01:02:03.5","s":"a&b<c>"}` + "\n",
 		"csv":  "u,n,d,tm,s\n11111111-2222-3333-4444-555555555555,,2025-01-10,01:02:03.5,a&b<c>\n",
-	} {
-		out, _, err := ctRun(t, "sql", "--db", db, "--format", format, q)
-		if err != nil {
-			t.Fatalf("%s: %v", format, err)
-		}
-		if out != want {
-			t.Errorf("%s:\n%s\nwant:\n%s", format, out, want)
-		}
-	}
+	})
 }
 
 // TestSQLRefusesAnythingButOneReadOnlyQuery pins the statements sql refuses.
