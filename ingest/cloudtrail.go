@@ -110,9 +110,10 @@ var ErrNoSources = errors.New("no CloudTrail source given")
 // cancelled); the Summary then holds what was committed.
 //
 // TODO(ingest-perf): 1,000,000 events in 200 .json.gz files load in about
-// 3.7-4.5 s on 2 cores (220,000-270,000 events/s, median about 250,000;
-// scripts/bench_ingest.sh), at the 250,000 target but not clear of it on
-// a noisy host. The load is CPU-bound at 6-7 CPU seconds: the record
+// 3.3-4.5 s on 2 cores (220,000-300,000 events/s; the median of
+// scripts/bench_ingest.sh's three runs was 250,600 and 297,600 in two
+// runs of it), at the 250,000 target but not clear of it when the host is
+// slow. The load is CPU-bound at 5.5-7 CPU seconds: the record
 // scanner about 1.9 s (see the ingest-perf mark in
 // ingest/internal/trail/scan.go), DuckDB's inserts, commits and final
 // checkpoint about 1.5 s, libdeflate 1.0 s, the workers' per-file columns
