@@ -98,9 +98,20 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 				return fmt.Errorf("schema step %s: %w", s.Name, err)
 			}
 		}
-		if _, err := conn.ExecContext(ctx, `
-CREATE TABLE IF NOT EXISTS jitscore_schema (fingerprint VARCHAR NOT NULL, migrated_at TIMESTAMPTZ NOT NULL);
-DELETE FROM jitscore_schema;`); err != nil {
+		// The table is jitscore's own bookkeeping: made anew each time,
+		// so that a damaged one (other columns, a view in its place) does
+		// not fail every open.
+		var views int
+		if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_views()
+WHERE view_name = 'jitscore_schema' AND database_name = current_database() AND schema_name = 'main'`).Scan(&views); err != nil {
+			return fmt.Errorf("schema fingerprint: %w", err)
+		}
+		drop := `DROP TABLE IF EXISTS jitscore_schema`
+		if views > 0 {
+			drop = `DROP VIEW jitscore_schema`
+		}
+		if _, err := conn.ExecContext(ctx, drop+`;
+CREATE TABLE jitscore_schema (fingerprint VARCHAR NOT NULL, migrated_at TIMESTAMPTZ NOT NULL);`); err != nil {
 			return fmt.Errorf("schema fingerprint: %w", err)
 		}
 		digest, err := catalogDigest(ctx, conn)

@@ -47,6 +47,9 @@ func TestMigrateRunsOnlyWhenTheFileLacksTheseSteps(t *testing.T) {
 		`DROP VIEW events`,
 		`CREATE OR REPLACE VIEW events AS SELECT 1 AS older`,
 		`UPDATE jitscore_schema SET fingerprint = 'from another build'`,
+		// A damaged bookkeeping table is made anew.
+		`DROP TABLE jitscore_schema; CREATE TABLE jitscore_schema (fingerprint INTEGER, migrated_at INTEGER, extra INTEGER); INSERT INTO jitscore_schema VALUES (1, 2, 3)`,
+		`DROP TABLE jitscore_schema; CREATE VIEW jitscore_schema AS SELECT 'x' AS fingerprint, now() AS migrated_at`,
 	} {
 		before, _ := open(change)
 		after, cols := open("")
