@@ -59,16 +59,12 @@ func runSQL(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "sql: %d %s\n", n, plural(n, "row", "rows"))
-	return nil
-}
-
-// plural returns one when n is 1, else many.
-func plural(n int, one, many string) string {
+	noun := "rows"
 	if n == 1 {
-		return one
+		noun = "row"
 	}
-	return many
+	fmt.Fprintf(env.Stderr, "sql: %d %s\n", n, noun)
+	return nil
 }
 
 // confine limits db to the database file itself: no reading or writing of

@@ -103,10 +103,6 @@ func stopBlocksGeneric(dst []uint64, src []byte) (newlineBlock int) {
 	return newlineBlock
 }
 
-// nextStop returns the offset of the first stop at or after j, or -1 when
-// there is none in the indexed bytes.
-func (ix *stopIndex) nextStop(j int) int { return firstStop(ix.words, j) }
-
 // firstStop returns the offset of the first stop at or after j in the
 // stop index words, or -1 when there is none.
 func firstStop(words []uint64, j int) int {

@@ -52,7 +52,7 @@ func TestStopBlocksMatchesByteDefinition(t *testing.T) {
 }
 
 // TestBuildStopsIndexesEveryByteAndFirstNewline covers the tail past the
-// last whole block, the first newline in or out of it, and nextStop at
+// last whole block, the first newline in or out of it, and firstStop at
 // every offset against a linear search.
 func TestBuildStopsIndexesEveryByteAndFirstNewline(t *testing.T) {
 	t.Parallel()
@@ -85,8 +85,8 @@ func TestBuildStopsIndexesEveryByteAndFirstNewline(t *testing.T) {
 						break
 					}
 				}
-				if got := ix.nextStop(j); got != want {
-					t.Fatalf("len %d: nextStop(%d) = %d, want %d", n, j, got, want)
+				if got := firstStop(ix.words, j); got != want {
+					t.Fatalf("len %d: firstStop(%d) = %d, want %d", n, j, got, want)
 				}
 			}
 			ix.release()
